@@ -1,0 +1,72 @@
+#include "err.h"
+
+#define C SL_CLASS_CLIENT
+#define R SL_CLASS_RETRYABLE
+#define I SL_CLASS_INTERNAL
+
+static const struct sl_err_info table[SL_ERR_COUNT] = {
+    [SL_OK] = {"ok", "success", 200, "OK", SL_CLASS_OK},
+    [SL_EBADREQ] = {"bad_request", "the request is malformed", 400, "Bad Request", C},
+    [SL_EUNAUTH] = {"unauthorized", "a valid upload token is required", 401, "Unauthorized", C},
+    [SL_EFORBIDDEN] = {"forbidden", "not allowed", 403, "Forbidden", C},
+    [SL_ENOTFOUND] = {"not_found", "no such drop", 404, "Not Found", C},
+    [SL_EMETHOD] = {"method_not_allowed", "method not allowed here", 405, "Method Not Allowed", C},
+    [SL_ECLIENT_TIMEOUT] = {"request_timeout", "the client sent no data for too long", 408,
+                            "Request Timeout", C},
+    [SL_ECONFLICT] = {"conflict", "the drop is in a conflicting state", 409, "Conflict", C},
+    [SL_ETOOBIG] = {"too_large", "the upload is larger than allowed", 413, "Payload Too Large", C},
+    [SL_EUNPROCESSABLE] = {"unprocessable", "the upload does not match what was announced", 422,
+                           "Unprocessable Content", C},
+    [SL_ECLIENT_GONE] = {"client_gone", "the client closed the connection", 400, "Bad Request", C},
+    [SL_EBUSY] = {"busy", "all upload slots are in use, retry shortly", 503,
+                  "Service Unavailable", R},
+    [SL_ES3_RETRY] = {"storage_unavailable", "the storage service is temporarily unavailable", 503,
+                      "Service Unavailable", R},
+    [SL_ES3_NET] = {"storage_unreachable", "the storage service could not be reached", 502,
+                    "Bad Gateway", R},
+    [SL_ES3_TIMEOUT] = {"storage_timeout", "the storage service stopped making progress", 504,
+                        "Gateway Timeout", R},
+    [SL_ES3_AUTH] = {"storage_auth", "the storage service rejected our credentials", 500,
+                     "Internal Server Error", I},
+    [SL_ES3_NOTFOUND] = {"not_found", "no such object in storage", 404, "Not Found", C},
+    [SL_ES3_REJECTED] = {"storage_rejected", "the storage service rejected the request", 502,
+                         "Bad Gateway", I},
+    [SL_ENOMEM] = {"internal", "out of memory", 500, "Internal Server Error", I},
+    [SL_EIO] = {"internal", "local I/O error", 500, "Internal Server Error", I},
+    [SL_ECONFIG] = {"internal", "configuration error", 500, "Internal Server Error", I},
+    [SL_EINTERNAL] = {"internal", "internal error", 500, "Internal Server Error", I},
+};
+
+const struct sl_err_info *sl_err_info(enum sl_err e)
+{
+    if ((unsigned)e >= SL_ERR_COUNT)
+        e = SL_EINTERNAL;
+    return &table[e];
+}
+
+const char *sl_http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
