@@ -1,0 +1,468 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sigv4.h"
+
+#define FILE_MAX (1u << 20)   /* a config file is small; refuse anything absurd */
+#define LINE_MAX_LEN 4096
+#define MAX_TOKENS 256
+
+enum ktype { K_STR, K_BOOL, K_INT, K_SIZE, K_DURATION, K_STRLIST, K_ADDRESSING };
+
+struct key {
+    const char *section;
+    const char *name;
+    enum ktype type;
+    size_t off;
+    long long min, max;
+};
+
+#define O(f) offsetof(struct sluice_config, f)
+static const struct key keys[] = {
+    {"s3", "endpoint", K_STR, O(s3.endpoint), 0, 0},
+    {"s3", "region", K_STR, O(s3.region), 0, 0},
+    {"s3", "bucket", K_STR, O(s3.bucket), 0, 0},
+    {"s3", "prefix", K_STR, O(s3.prefix), 0, 0},
+    {"s3", "access_key_id", K_STR, O(s3.access_key_id), 0, 0},
+    {"s3", "secret_access_key", K_STR, O(s3.secret_access_key), 0, 0},
+    {"s3", "session_token", K_STR, O(s3.session_token), 0, 0},
+    {"s3", "addressing", K_ADDRESSING, O(s3.path_style), 0, 0},
+    {"s3", "verify_tls", K_BOOL, O(s3.verify_tls), 0, 0},
+    {"s3", "ca_file", K_STR, O(s3.ca_file), 0, 0},
+    {"s3", "connect_timeout", K_DURATION, O(s3.connect_timeout), 1, 300},
+    {"s3", "stall_timeout", K_DURATION, O(s3.stall_timeout), 0, 3600},
+    {"s3", "request_timeout", K_DURATION, O(s3.request_timeout), 0, 3600},
+    {"s3", "max_retries", K_INT, O(s3.max_retries), 0, 20},
+    {"s3", "retry_base_ms", K_INT, O(s3.retry_base_ms), 1, 60000},
+    {"upload", "max_size", K_SIZE, O(upload.max_size), 0, 5LL << 40},
+    {"upload", "slots", K_INT, O(upload.slots), 1, 100000},
+    {"upload", "buffer_cap", K_SIZE, O(upload.buffer_cap), 64 << 10, 1LL << 30},
+    {"upload", "part_size", K_SIZE, O(upload.part_size), S3_MIN_PART_SIZE, 5LL << 30},
+    {"upload", "idle_timeout", K_DURATION, O(upload.idle_timeout), 1, 3600},
+    {"upload", "anonymous", K_BOOL, O(upload.anonymous), 0, 0},
+    {"upload", "token", K_STRLIST, O(upload.tokens), 0, 0},
+    {"upload", "slot_dir", K_STR, O(upload.slot_dir), 0, 0},
+    {"upload", "public_url", K_STR, O(upload.public_url), 0, 0},
+    {"upload", "download_expires", K_DURATION, O(upload.download_expires), 1, SIGV4_MAX_EXPIRES},
+    {"server", "threads", K_INT, O(server.threads), 1, 1024},
+    {"server", "socket", K_STR, O(server.socket), 0, 0},
+    {"janitor", "max_age", K_DURATION, O(janitor.max_age), 60, 365LL * 86400},
+};
+#undef O
+
+void config_defaults(struct sluice_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->s3.verify_tls = 1;
+    c->s3.path_style = 1;
+    c->s3.connect_timeout = 10;
+    c->s3.stall_timeout = 30;
+    c->s3.request_timeout = 60;
+    c->s3.max_retries = 4;
+    c->s3.retry_base_ms = 100;
+    c->upload.max_size = 5ull << 30;
+    c->upload.slots = 8;
+    c->upload.buffer_cap = 16u << 20;
+    c->upload.part_size = 8u << 20;
+    c->upload.idle_timeout = 30;
+    c->upload.download_expires = 300;
+    c->server.threads = 16;
+    c->janitor.max_age = 86400;
+}
+
+static void free_list(char **l)
+{
+    for (size_t i = 0; l && l[i]; i++)
+        free(l[i]);
+    free(l);
+}
+
+void config_free(struct sluice_config *c)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        void *p = (char *)c + keys[i].off;
+        if (keys[i].type == K_STR) {
+            free(*(char **)p);
+            *(char **)p = NULL;
+        } else if (keys[i].type == K_STRLIST) {
+            free_list(*(char ***)p);
+            *(char ***)p = NULL;
+        }
+    }
+}
+
+enum sl_err config_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return SL_ECONFIG;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return SL_ECONFIG;
+    unsigned shift = 0;
+    switch (toupper((unsigned char)*end)) {
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (shift && (*end == 'i' || *end == 'I'))
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || (shift && v > (UINT64_MAX >> shift)))
+        return SL_ECONFIG;
+    *out = (uint64_t)v << shift;
+    return SL_OK;
+}
+
+enum sl_err config_parse_duration(const char *s, long *seconds)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return SL_ECONFIG;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno)
+        return SL_ECONFIG;
+    long long mul = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mul = 60, end++;
+    else if (*end == 'h')
+        mul = 3600, end++;
+    else if (*end == 'd')
+        mul = 86400, end++;
+    if (*end || v > (long long)(365LL * 86400 * 100) / mul)
+        return SL_ECONFIG;
+    *seconds = (long)(v * mul);
+    return SL_OK;
+}
+
+static enum sl_err parse_bool(const char *s, int *out)
+{
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") ||
+             !strcmp(s, "0"))
+        *out = 0;
+    else
+        return SL_ECONFIG;
+    return SL_OK;
+}
+
+static enum sl_err list_add(char ***lp, const char *v, size_t n)
+{
+    size_t len = 0;
+    while (*lp && (*lp)[len])
+        len++;
+    if (len >= MAX_TOKENS)
+        return SL_ECONFIG;
+    char **l = realloc(*lp, (len + 2) * sizeof *l);
+    if (!l)
+        return SL_ENOMEM;
+    *lp = l;
+    l[len] = strndup(v, n);
+    l[len + 1] = NULL;
+    return l[len] ? SL_OK : SL_ENOMEM;
+}
+
+static enum sl_err set_value(struct sluice_config *c, const struct key *k, const char *v,
+                             const char **problem)
+{
+    void *p = (char *)c + k->off;
+    long long num = 0;
+    switch (k->type) {
+    case K_STR: {
+        char *d = strdup(v);
+        if (!d)
+            return SL_ENOMEM;
+        free(*(char **)p);
+        *(char **)p = d;
+        return SL_OK;
+    }
+    case K_BOOL:
+        *problem = "expected true or false";
+        return parse_bool(v, (int *)p);
+    case K_ADDRESSING:
+        *problem = "expected path or virtual";
+        if (!strcmp(v, "path"))
+            *(int *)p = 1;
+        else if (!strcmp(v, "virtual"))
+            *(int *)p = 0;
+        else
+            return SL_ECONFIG;
+        return SL_OK;
+    case K_STRLIST: {
+        /* repeated keys add; one line may also carry several, separated by commas/spaces */
+        const char *s = v;
+        while (*s) {
+            size_t skip = strspn(s, ", \t"), n;
+            s += skip;
+            n = strcspn(s, ", \t");
+            if (n) {
+                enum sl_err e = list_add((char ***)p, s, n);
+                if (e) {
+                    *problem = "too many values";
+                    return e;
+                }
+            }
+            s += n;
+        }
+        return SL_OK;
+    }
+    case K_INT: {
+        char *end;
+        errno = 0;
+        num = strtoll(v, &end, 10);
+        *problem = "expected a whole number";
+        if (errno || end == v || *end)
+            return SL_ECONFIG;
+        break;
+    }
+    case K_SIZE: {
+        uint64_t s;
+        *problem = "expected a size such as 512K, 64M or 5G";
+        if (config_parse_size(v, &s))
+            return SL_ECONFIG;
+        if (s > (uint64_t)k->max) {
+            *problem = "out of range";
+            return SL_ECONFIG;
+        }
+        num = (long long)s;
+        break;
+    }
+    case K_DURATION: {
+        long s;
+        *problem = "expected a duration such as 30s, 15m, 2h or 7d";
+        if (config_parse_duration(v, &s))
+            return SL_ECONFIG;
+        num = s;
+        break;
+    }
+    }
+    if (num < k->min || num > k->max) {
+        *problem = "out of range";
+        return SL_ECONFIG;
+    }
+    switch (k->type) {
+    case K_INT: *(int *)p = (int)num; break;
+    case K_SIZE: *(uint64_t *)p = (uint64_t)num; break;
+    case K_DURATION: *(long *)p = (long)num; break;
+    default: break;
+    }
+    return SL_OK;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int known_section(const char *s)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(keys[i].section, s))
+            return 1;
+    return 0;
+}
+
+enum sl_err config_parse(struct sluice_config *c, const char *name, const char *text,
+                         struct buf *why)
+{
+    char section[64] = "";
+    int lineno = 0;
+    const char *p = text;
+    char line[LINE_MAX_LEN + 1];
+    while (*p) {
+        lineno++;
+        size_t n = strcspn(p, "\n");
+        if (n > LINE_MAX_LEN) {
+            buf_printf(why, "%s:%d: line too long (max %d bytes)", name, lineno, LINE_MAX_LEN);
+            return SL_ECONFIG;
+        }
+        memcpy(line, p, n);
+        line[n] = '\0';
+        p += n + (p[n] == '\n');
+        if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
+            buf_printf(why, "%s:%d: NUL byte in line", name, lineno);
+            return SL_ECONFIG;
+        }
+        char *s = trim(line);
+        if (!*s || *s == '#' || *s == ';')
+            continue;
+        if (*s == '[') {
+            char *rb = strchr(s, ']');
+            if (!rb || rb[1] != '\0') {
+                buf_printf(why, "%s:%d: malformed section header", name, lineno);
+                return SL_ECONFIG;
+            }
+            *rb = '\0';
+            char *sec = trim(s + 1);
+            if (!known_section(sec)) {
+                buf_printf(why, "%s:%d: unknown section [%.64s]", name, lineno, sec);
+                return SL_ECONFIG;
+            }
+            snprintf(section, sizeof section, "%s", sec);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            buf_printf(why, "%s:%d: expected 'key = value'", name, lineno);
+            return SL_ECONFIG;
+        }
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        if (!*section) {
+            buf_printf(why, "%s:%d: '%.64s' is outside any [section]", name, lineno, k);
+            return SL_ECONFIG;
+        }
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+            v[vl - 1] = '\0';
+            v++;
+        }
+        const struct key *key = NULL;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, k))
+                key = &keys[i];
+        if (!key) {
+            buf_printf(why, "%s:%d: unknown key '%.64s' in [%s]", name, lineno, k, section);
+            return SL_ECONFIG;
+        }
+        const char *problem = "bad value";
+        enum sl_err e = set_value(c, key, v, &problem);
+        if (e == SL_ENOMEM)
+            return e;
+        if (e) {
+            buf_printf(why, "%s:%d: %s.%s: %s (got '%.64s')", name, lineno, section, k, problem,
+                       v);
+            return SL_ECONFIG;
+        }
+    }
+    return SL_OK;
+}
+
+static enum sl_err fill_from_env(char **field, const char *var)
+{
+    const char *v = getenv(var);
+    if (*field || !v || !*v)
+        return SL_OK;
+    *field = strdup(v);
+    return *field ? SL_OK : SL_ENOMEM;
+}
+
+enum sl_err config_from_env(struct sluice_config *c, struct buf *why)
+{
+    (void)why;
+    static const struct { size_t off; const char *var; } env[] = {
+        {offsetof(struct s3_config, access_key_id), "AWS_ACCESS_KEY_ID"},
+        {offsetof(struct s3_config, secret_access_key), "AWS_SECRET_ACCESS_KEY"},
+        {offsetof(struct s3_config, session_token), "AWS_SESSION_TOKEN"},
+        {offsetof(struct s3_config, region), "AWS_REGION"},
+        {offsetof(struct s3_config, region), "AWS_DEFAULT_REGION"},
+        {offsetof(struct s3_config, endpoint), "AWS_ENDPOINT_URL_S3"},
+        {offsetof(struct s3_config, endpoint), "AWS_ENDPOINT_URL"},
+        {offsetof(struct s3_config, bucket), "S3_BUCKET"},
+    };
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+        enum sl_err e = fill_from_env((char **)((char *)&c->s3 + env[i].off), env[i].var);
+        if (e)
+            return e;
+    }
+    return SL_OK;
+}
+
+enum sl_err config_validate(const struct sluice_config *c, struct buf *why)
+{
+    const struct s3_config *s = &c->s3;
+    struct s3_endpoint ep;
+    if (!s->bucket || !*s->bucket) {
+        buf_puts(why, "no bucket: set 'bucket' in [s3] or S3_BUCKET");
+        return SL_ECONFIG;
+    }
+    if (strpbrk(s->bucket, "/ ?#")) {
+        buf_printf(why, "s3.bucket: not a bucket name: '%.64s'", s->bucket);
+        return SL_ECONFIG;
+    }
+    if (!s->access_key_id || !*s->access_key_id || !s->secret_access_key ||
+        !*s->secret_access_key) {
+        buf_puts(why, "missing credentials: set access_key_id and secret_access_key in [s3], "
+                      "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        return SL_ECONFIG;
+    }
+    if (s->endpoint && s3_parse_endpoint(s->endpoint, &ep)) {
+        buf_printf(why, "s3.endpoint: not an http(s)://host[:port] URL: '%.128s'", s->endpoint);
+        return SL_ECONFIG;
+    }
+    if (!s->endpoint && !s->region) {
+        buf_puts(why, "no endpoint and no region: set one in [s3] or AWS_REGION");
+        return SL_ECONFIG;
+    }
+    if (c->upload.part_size > c->upload.buffer_cap) {
+        buf_printf(why, "upload.part_size (%llu) must not exceed upload.buffer_cap (%llu)",
+                   (unsigned long long)c->upload.part_size,
+                   (unsigned long long)c->upload.buffer_cap);
+        return SL_ECONFIG;
+    }
+    return SL_OK;
+}
+
+enum sl_err config_validate_upload(const struct sluice_config *c, struct buf *why)
+{
+    if (!c->upload.anonymous && !c->upload.tokens) {
+        buf_puts(why, "uploads need a token: add 'token = ...' to [upload] or set "
+                      "'anonymous = true'");
+        return SL_ECONFIG;
+    }
+    return SL_OK;
+}
+
+enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why)
+{
+    enum sl_err e = SL_OK;
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            buf_printf(why, "%s: cannot open: %s", path, strerror(errno));
+            return SL_ECONFIG;
+        }
+        struct buf text = BUF_INIT(FILE_MAX);
+        char tmp[4096];
+        size_t n;
+        while (!e && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
+            e = buf_append(&text, tmp, n);
+        int rerr = ferror(f);
+        fclose(f);
+        if (e == SL_ETOOBIG || rerr) {
+            buf_printf(why, "%s: %s", path, rerr ? "read error" : "file too large");
+            buf_free(&text);
+            return SL_ECONFIG;
+        }
+        if (!e)
+            e = config_parse(c, path, buf_str(&text), why);
+        buf_free(&text);
+    }
+    if (!e)
+        e = config_from_env(c, why);
+    if (!e && !c->s3.region && !(c->s3.region = strdup("us-east-1")))
+        e = SL_ENOMEM;
+    if (!e && !c->s3.prefix && !(c->s3.prefix = strdup("sluice/")))
+        e = SL_ENOMEM;
+    if (!e)
+        e = config_validate(c, why);
+    return e;
+}

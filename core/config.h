@@ -1,0 +1,71 @@
+/* config: sluice.conf, one INI-style file, plus the standard AWS environment variables.
+ *
+ *   # comment            ; comment
+ *   [s3]
+ *   endpoint = http://127.0.0.1:7480
+ *   bucket   = drops
+ *
+ * Every key is in the table in config.c with its type and range; an unknown section or key, a
+ * bad value or a malformed line is an error that names the file, the line and the problem.
+ * Precedence: a value set in the file wins; the environment fills what the file leaves unset
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION /
+ * AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, S3_BUCKET); then defaults.
+ *
+ * Ownership: config_free() frees every string; all strings are heap copies. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "s3.h"
+
+struct upload_config {
+    uint64_t max_size;          /* bytes; 0 = unlimited */
+    int slots;                  /* host-wide concurrent uploads */
+    uint64_t buffer_cap;        /* per-upload queue capacity: the memory cap */
+    uint64_t part_size;         /* multipart part size, >= 5 MiB, <= buffer_cap */
+    long idle_timeout;          /* seconds without body bytes before rollback */
+    int anonymous;              /* 1: no bearer token needed */
+    char **tokens;              /* NULL-terminated; bearer tokens allowed to upload */
+    char *slot_dir;             /* where the slot lock files live */
+    char *public_url;           /* base URL for share links, e.g. http://127.0.0.1:8080 */
+    long download_expires;      /* seconds a presigned download link lives */
+};
+
+struct server_config {
+    int threads;                /* request threads per worker process */
+    char *socket;               /* listen here when not started by spawn-fcgi; NULL: fd 0 */
+};
+
+struct janitor_config {
+    long max_age;               /* seconds: multipart uploads older than this are stale */
+};
+
+struct sluice_config {
+    struct s3_config s3;
+    struct upload_config upload;
+    struct server_config server;
+    struct janitor_config janitor;
+};
+
+void config_defaults(struct sluice_config *c);
+/* Reads path (NULL: no file, environment and defaults only), then the environment, then
+ * validates. On error returns SL_ECONFIG with one line in *why ("file:line: ..."). */
+enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why);
+/* Parses text as if it were the file named name (for tests and fuzzing); no env, no validate. */
+enum sl_err config_parse(struct sluice_config *c, const char *name, const char *text,
+                         struct buf *why);
+enum sl_err config_from_env(struct sluice_config *c, struct buf *why);
+enum sl_err config_validate(const struct sluice_config *c, struct buf *why);
+/* What only a worker that takes uploads needs (tokens or anonymous). */
+enum sl_err config_validate_upload(const struct sluice_config *c, struct buf *why);
+void config_free(struct sluice_config *c);
+
+/* "64M" -> 67108864 (binary suffixes K M G T, optional "B"/"iB"); "90s", "15m", "2h", "7d" */
+enum sl_err config_parse_size(const char *s, uint64_t *out);
+enum sl_err config_parse_duration(const char *s, long *seconds);
+
+#endif

@@ -1,0 +1,350 @@
+/* sluicectl: the operator's command line — presign, post-policy, check, janitor. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "json.h"
+#include "s3.h"
+#include "sigv4.h"
+
+static const char usage[] =
+    "usage: sluicectl [-c CONFIG] COMMAND [options]\n"
+    "  presign [--expires S] [--at YYYYMMDDTHHMMSSZ] [--content-type T] [--content-length N]\n"
+    "          METHOD KEY            print a presigned URL for KEY (the full object key)\n"
+    "  post-policy [--expires S] [--max-size N] [--content-type T] [--prefix] [--at ...] KEY\n"
+    "                                print a browser POST form: the URL, then name=value fields\n"
+    "  check                         reach the bucket and report what is wrong, in plain words\n"
+    "  janitor [--older-than DURATION] [--dry-run]\n"
+    "                                abort stale multipart uploads under sluice's prefix\n"
+    "CONFIG defaults to $SLUICE_CONFIG, else /etc/sluice/sluice.conf if it exists; the AWS_*\n"
+    "environment variables fill in what the file leaves unset.\n";
+
+static int die(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "sluicectl: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return 1;
+}
+
+static int parse_at(const char *s, time_t *t)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!sigv4_valid_amz_date(s))
+        return -1;
+    const char *end = strptime(s, "%Y%m%dT%H%M%SZ", &tm);
+    if (!end || *end)
+        return -1;
+    *t = timegm(&tm);
+    return 0;
+}
+
+enum { OPT_EXPIRES = 1, OPT_AT, OPT_CT, OPT_CL, OPT_MAX, OPT_PREFIX, OPT_AGE, OPT_DRY };
+static const struct option long_opts[] = {
+    {"expires", required_argument, NULL, OPT_EXPIRES},
+    {"at", required_argument, NULL, OPT_AT},
+    {"content-type", required_argument, NULL, OPT_CT},
+    {"content-length", required_argument, NULL, OPT_CL},
+    {"max-size", required_argument, NULL, OPT_MAX},
+    {"prefix", no_argument, NULL, OPT_PREFIX},
+    {"older-than", required_argument, NULL, OPT_AGE},
+    {"dry-run", no_argument, NULL, OPT_DRY},
+    {NULL, 0, NULL, 0},
+};
+
+struct opts {
+    long expires;
+    time_t at;
+    const char *content_type;
+    const char *content_length;
+    uint64_t max_size;
+    int prefix;
+    long older_than;
+    int dry_run;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o, long default_age)
+{
+    o->expires = 3600;
+    o->at = time(NULL);
+    o->older_than = default_age;
+    int ch;
+    uint64_t n;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_EXPIRES:
+            if (config_parse_duration(optarg, &o->expires) || o->expires < 1 ||
+                o->expires > SIGV4_MAX_EXPIRES)
+                return die("--expires: expected 1s..7d, got '%s'", optarg);
+            break;
+        case OPT_AT:
+            if (parse_at(optarg, &o->at))
+                return die("--at: expected YYYYMMDDTHHMMSSZ, got '%s'", optarg);
+            break;
+        case OPT_CT: o->content_type = optarg; break;
+        case OPT_CL:
+            if (config_parse_size(optarg, &n) || strspn(optarg, "0123456789") != strlen(optarg))
+                return die("--content-length: expected a byte count, got '%s'", optarg);
+            o->content_length = optarg;
+            break;
+        case OPT_MAX:
+            if (config_parse_size(optarg, &o->max_size))
+                return die("--max-size: expected a size such as 10M, got '%s'", optarg);
+            break;
+        case OPT_PREFIX: o->prefix = 1; break;
+        case OPT_AGE:
+            if (config_parse_duration(optarg, &o->older_than))
+                return die("--older-than: expected a duration such as 6h, got '%s'", optarg);
+            break;
+        case OPT_DRY: o->dry_run = 1; break;
+        default: fputs(usage, stderr); return 1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_presign(struct sluice_config *c, int argc, char **argv)
+{
+    struct opts o = {0};
+    if (parse_opts(argc, argv, &o, 0))
+        return 1;
+    if (argc - optind != 2)
+        return die("%s", "presign: need METHOD and KEY");
+    const char *method = argv[optind], *key = argv[optind + 1];
+    static const char *const methods[] = {"GET", "PUT", "HEAD", "DELETE", NULL};
+    int ok = 0;
+    for (int i = 0; methods[i]; i++)
+        ok |= !strcmp(method, methods[i]);
+    if (!ok)
+        return die("presign: METHOD must be GET, PUT, HEAD or DELETE, got '%s'", method);
+    if (!*key)
+        return die("%s", "presign: KEY must not be empty");
+    struct s3_kv h[2];
+    size_t nh = 0;
+    if (o.content_type)
+        h[nh++] = (struct s3_kv){"content-type", (char *)o.content_type};
+    if (o.content_length)
+        h[nh++] = (struct s3_kv){"content-length", (char *)o.content_length};
+    struct buf url = BUF_INIT(64 * 1024);
+    enum sl_err e = s3_presign(&c->s3, method, key, NULL, h, nh, o.expires, o.at, &url);
+    if (e) {
+        buf_free(&url);
+        return die("presign: %s", sl_err_str(e));
+    }
+    puts(buf_str(&url));
+    buf_free(&url);
+    return 0;
+}
+
+static int cmd_post_policy(struct sluice_config *c, int argc, char **argv)
+{
+    struct opts o = {0};
+    if (parse_opts(argc, argv, &o, 0))
+        return 1;
+    if (argc - optind != 1 || !*argv[optind])
+        return die("%s", "post-policy: need KEY");
+    struct s3_post_opts po = {.key = argv[optind], .starts_with = o.prefix,
+                              .max_size = o.max_size, .content_type = o.content_type,
+                              .success_status = 201, .expires = o.expires};
+    struct s3_post_form f;
+    enum sl_err e = s3_post_policy(&c->s3, &po, o.at, &f);
+    if (e)
+        return die("post-policy: %s", sl_err_str(e));
+    puts(buf_str(&f.url));
+    for (size_t i = 0; i < f.n_fields; i++)
+        printf("%s=%s\n", f.fields[i].name, f.fields[i].value);
+    s3_post_form_free(&f);
+    return 0;
+}
+
+static void explain(const char *what, enum sl_err e, const struct s3_result *r)
+{
+    const char *hint = "";
+    if (!strcmp(r->code, "SignatureDoesNotMatch"))
+        hint = " (the secret access key is wrong)";
+    else if (!strcmp(r->code, "InvalidAccessKeyId"))
+        hint = " (the access key id is unknown to the server)";
+    else if (!strcmp(r->code, "RequestTimeTooSkewed"))
+        hint = " (this machine's clock is too far from the server's: fix NTP)";
+    else if (!strcmp(r->code, "NoSuchBucket") || (e == SL_ES3_NOTFOUND && r->status == 404))
+        hint = " (the bucket does not exist)";
+    else if (e == SL_ES3_NET)
+        hint = " (check the endpoint, and that the server is up)";
+    printf("FAIL %s: %s%s [HTTP %ld %s%s%s]\n", what, sl_err_str(e), hint, r->status, r->code,
+           r->message[0] ? ": " : "", r->message);
+}
+
+static enum sl_err probe_sink(void *ud, const void *p, size_t n)
+{
+    return buf_append(ud, p, n);
+}
+
+static int cmd_check(struct sluice_config *c)
+{
+    struct s3_client *cl;
+    struct s3_result r = {0};
+    int bad = 0;
+    printf("endpoint %s, bucket %s, region %s, prefix '%s', %s-style\n",
+           c->s3.endpoint ? c->s3.endpoint : "(AWS)", c->s3.bucket, c->s3.region, c->s3.prefix,
+           c->s3.path_style ? "path" : "virtual-hosted");
+    if (s3_client_new(&c->s3, &cl))
+        return die("%s", "out of memory");
+    enum sl_err e = s3_head_bucket(cl, &r);
+    if (e) {
+        explain("bucket reachable with these credentials", e, &r);
+        s3_result_free(&r);
+        /* a HEAD has no body, so ask again with a GET to learn S3's error code */
+        struct s3_object *objs = NULL;
+        size_t n = 0;
+        e = s3_list_objects(cl, c->s3.prefix, &objs, &n, &r);
+        s3_objects_free(objs, n);
+        if (e)
+            explain("list objects", e, &r);
+        bad = 1;
+        goto out;
+    }
+    printf("ok   bucket reachable with these credentials\n");
+    long skew = r.date ? (long)(time(NULL) - r.date) : 0;
+    if (r.date && (skew > 300 || skew < -300)) {
+        printf("FAIL clock: this machine is %ld s off the server's (S3 refuses > 900 s)\n", skew);
+        bad = 1;
+    } else if (r.date) {
+        printf("ok   clock within %ld s of the server's\n", skew < 0 ? -skew : skew);
+    }
+    char key[512];
+    snprintf(key, sizeof key, "%scheck/probe-%ld-%d", c->s3.prefix, (long)time(NULL), getpid());
+    struct s3_body body = {.length = 5, .mem = "probe"};
+    e = s3_put_object(cl, key, &body, NULL, &r);
+    if (e) {
+        explain("write an object", e, &r);
+        bad = 1;
+    } else {
+        struct buf got = BUF_INIT(64);
+        e = s3_get_object(cl, key, NULL, probe_sink, &got, &r);
+        if (e || got.len != 5 || memcmp(got.data, "probe", 5) != 0) {
+            explain("read it back", e ? e : SL_ES3_REJECTED, &r);
+            bad = 1;
+        } else {
+            printf("ok   write, read back and delete an object under the prefix\n");
+        }
+        buf_free(&got);
+        if ((e = s3_delete_object(cl, key, &r))) {
+            explain("delete it", e, &r);
+            bad = 1;
+        }
+    }
+    struct buf cors = BUF_INIT(1 << 20);
+    e = s3_get_bucket_cors(cl, &cors, &r);
+    if (e == SL_ES3_NOTFOUND)
+        printf("warn no CORS configuration: browsers cannot upload directly to the bucket\n");
+    else if (e)
+        explain("read the CORS configuration", e, &r);
+    else
+        printf("ok   CORS configured (%zu bytes)\n", cors.len);
+    buf_free(&cors);
+out:
+    s3_result_free(&r);
+    s3_client_free(cl);
+    printf("%s\n", bad ? "check: problems found" : "check: all good");
+    return bad;
+}
+
+static int cmd_janitor(struct sluice_config *c, int argc, char **argv)
+{
+    struct opts o = {0};
+    if (parse_opts(argc, argv, &o, c->janitor.max_age))
+        return 1;
+    struct s3_client *cl;
+    struct s3_result r = {0};
+    if (s3_client_new(&c->s3, &cl))
+        return die("%s", "out of memory");
+    struct s3_upload *u = NULL;
+    size_t n = 0, aborted = 0, failed = 0;
+    enum sl_err e = s3_list_multipart_uploads(cl, c->s3.prefix, &u, &n, &r);
+    if (e) {
+        explain("list multipart uploads", e, &r);
+        s3_result_free(&r);
+        s3_client_free(cl);
+        return 1;
+    }
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        long age = (long)(now - u[i].initiated);
+        if (age < o.older_than)
+            continue;
+        if (o.dry_run) {
+            printf("would abort %s upload-id %s (age %ld s)\n", u[i].key, u[i].upload_id, age);
+            continue;
+        }
+        e = s3_mpu_abort(cl, u[i].key, u[i].upload_id, &r);
+        if (e && e != SL_ES3_NOTFOUND) {   /* gone already: someone else finished it */
+            explain("abort", e, &r);
+            failed++;
+        } else {
+            printf("aborted %s upload-id %s (age %ld s)\n", u[i].key, u[i].upload_id, age);
+            aborted++;
+        }
+    }
+    printf("janitor: %zu in progress under '%s', %zu aborted, %zu failed\n", n, c->s3.prefix,
+           aborted, failed);
+    s3_uploads_free(u, n);
+    s3_result_free(&r);
+    s3_client_free(cl);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfgpath = getenv("SLUICE_CONFIG");
+    int i = 1;
+    if (i + 1 < argc && !strcmp(argv[i], "-c")) {
+        cfgpath = argv[i + 1];
+        i += 2;
+    }
+    if (i >= argc || !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        fputs(usage, i >= argc ? stderr : stdout);
+        return i >= argc ? 2 : 0;
+    }
+    if (!cfgpath && access("/etc/sluice/sluice.conf", R_OK) == 0)
+        cfgpath = "/etc/sluice/sluice.conf";
+    const char *cmd = argv[i];
+    if (strcmp(cmd, "presign") && strcmp(cmd, "post-policy") && strcmp(cmd, "check") &&
+        strcmp(cmd, "janitor")) {
+        fprintf(stderr, "sluicectl: unknown command '%s'\n%s", cmd, usage);
+        return 2;
+    }
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(4096);
+    if (config_load(&c, cfgpath, &why)) {
+        fprintf(stderr, "sluicectl: %s\n", buf_str(&why));
+        buf_free(&why);
+        config_free(&c);
+        return 1;
+    }
+    buf_free(&why);
+    if (s3_global_init()) {
+        config_free(&c);
+        return die("%s", "cannot initialise libcurl");
+    }
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    int rc;
+    if (!strcmp(cmd, "presign"))
+        rc = cmd_presign(&c, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "post-policy"))
+        rc = cmd_post_policy(&c, sub_argc, sub_argv);
+    else if (!strcmp(cmd, "check"))
+        rc = cmd_check(&c);
+    else
+        rc = cmd_janitor(&c, sub_argc, sub_argv);
+    s3_global_cleanup();
+    config_free(&c);
+    return rc;
+}
