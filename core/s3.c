@@ -514,6 +514,7 @@ static enum sl_err perform(struct s3_client *c, const struct req *rq, struct s3_
     const struct s3_config *cfg = c->cfg;
     int max_attempts = 1 + (cfg->max_retries > 0 ? cfg->max_retries : 0);
     enum sl_err e = SL_EINTERNAL;
+    s3_result_free(r);   /* results are reused across calls: drop the previous metadata */
     memset(r, 0, sizeof *r);
     for (int i = 0; i < max_attempts; i++) {
         struct xfer x = {.c = c, .rq = rq, .r = r};

@@ -44,8 +44,8 @@ struct s3_kv {
     char *value;
 };
 
-/* What a request saw. s3_result_free() releases meta; a result may be reused across calls
- * (each call resets it). */
+/* What a request saw. Zero-initialise it before its first use; it may then be reused across
+ * calls (each call resets it); s3_result_free() releases meta at the end. */
 struct s3_result {
     long status;             /* last HTTP status; 0 if no answer */
     char code[64];           /* S3 error code ("NoSuchKey"), or a curl error name */

@@ -284,8 +284,11 @@ enum sl_err s3_post_policy(const struct s3_config *cfg, const struct s3_post_opt
     }
     if (!e)
         e = add_field(out, "policy", b64);
+    char date8[9];
+    memcpy(date8, date, 8);
+    date8[8] = '\0';
     if (!e)
-        e = sigv4_post_signature(&k, date, b64, sig);
+        e = sigv4_post_signature(&k, date8, b64, sig);
     if (!e)
         e = add_field(out, "x-amz-signature", sig);
     free(b64);
