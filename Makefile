@@ -23,7 +23,7 @@ IT_BIN   := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
 CTL_BIN  := $(BUILD)/sluicectl
 
-.PHONY: all test unit integration asan valgrind run stop clean format lint
+.PHONY: all test unit integration asan valgrind fuzz run stop clean format
 all: $(CTL_BIN) $(UNIT_BIN) $(IT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -67,6 +67,22 @@ asan:
 valgrind: $(UNIT_BIN)
 	BUILD=$(BUILD) VALGRIND=1 scripts/run-tests.sh unit
 
+# libFuzzer targets for the parsers (clang): FUZZ_SECONDS each, corpora in fuzz/corpus/
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(wildcard core/*.h)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -Icore $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< $(CORE_SRC) $(LDLIBS_CORE)
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
+	    echo "== $$t ($(FUZZ_SECONDS)s)"; \
+	    if ! $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n \
+	            fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then \
+	        tail -40 build-fuzz/$$n.log; exit 1; fi; \
+	    grep -E "DONE" build-fuzz/$$n.log; done
+
 run:
 	scripts/stack.sh start
 
@@ -74,9 +90,9 @@ stop:
 	scripts/stack.sh stop
 
 format:
-	clang-format -i core/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c
+	clang-format -i core/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
