@@ -165,18 +165,18 @@ static int cmd_post_policy(struct sluice_config *c, int argc, char **argv)
 
 static void explain(const char *what, enum sl_err e, const struct s3_result *r)
 {
-    const char *hint = "";
+    const char *text = sl_err_str(e);
     if (!strcmp(r->code, "SignatureDoesNotMatch"))
-        hint = " (the secret access key is wrong)";
+        text = "the secret access key is wrong";
     else if (!strcmp(r->code, "InvalidAccessKeyId"))
-        hint = " (the access key id is unknown to the server)";
+        text = "the access key id is unknown to the server";
     else if (!strcmp(r->code, "RequestTimeTooSkewed"))
-        hint = " (this machine's clock is too far from the server's: fix NTP)";
-    else if (!strcmp(r->code, "NoSuchBucket") || (e == SL_ES3_NOTFOUND && r->status == 404))
-        hint = " (the bucket does not exist)";
+        text = "this machine's clock is too far from the server's: fix NTP";
+    else if (!strcmp(r->code, "NoSuchBucket") || (e == SL_ES3_NOTFOUND && strstr(what, "bucket")))
+        text = "the bucket does not exist";
     else if (e == SL_ES3_NET)
-        hint = " (check the endpoint, and that the server is up)";
-    printf("FAIL %s: %s%s [HTTP %ld %s%s%s]\n", what, sl_err_str(e), hint, r->status, r->code,
+        text = "cannot reach the server: check the endpoint, and that the server is up";
+    printf("FAIL %s: %s [HTTP %ld %s%s%s]\n", what, text, r->status, r->code,
            r->message[0] ? ": " : "", r->message);
 }
 
@@ -197,15 +197,14 @@ static int cmd_check(struct sluice_config *c)
         return die("%s", "out of memory");
     enum sl_err e = s3_head_bucket(cl, &r);
     if (e) {
-        explain("bucket reachable with these credentials", e, &r);
-        s3_result_free(&r);
-        /* a HEAD has no body, so ask again with a GET to learn S3's error code */
+        /* a HEAD has no body: ask again with a GET to learn S3's error code */
         struct s3_object *objs = NULL;
         size_t n = 0;
-        e = s3_list_objects(cl, c->s3.prefix, &objs, &n, &r);
+        struct s3_result lr = {0};
+        enum sl_err le = s3_list_objects(cl, c->s3.prefix, &objs, &n, &lr);
         s3_objects_free(objs, n);
-        if (e)
-            explain("list objects", e, &r);
+        explain("bucket reachable with these credentials", le ? le : e, le ? &lr : &r);
+        s3_result_free(&lr);
         bad = 1;
         goto out;
     }

@@ -81,6 +81,13 @@ out=$(AWS_SECRET_ACCESS_KEY=wrong "$CTL" -c "$T/sluice.conf" check 2>&1); rc=$?
 check "check fails with a wrong secret" 1 "$rc"
 contains "check names the wrong secret" "secret access key is wrong" "$out"
 
+out=$(S3_BUCKET=no-such-bucket-$$ "$CTL" -c "$T/sluice.conf" check 2>&1); rc=$?
+check "check fails without the bucket" 1 "$rc"
+contains "check says the bucket does not exist" "the bucket does not exist" "$out"
+out=$(AWS_ENDPOINT_URL=http://127.0.0.1:9 "$CTL" -c "$T/sluice.conf" check 2>&1); rc=$?
+check "check fails when the server is down" 1 "$rc"
+contains "check says it cannot reach the server" "cannot reach the server" "$out"
+
 # janitor: a fresh upload survives --older-than 1h; --older-than 0s aborts it
 if [ -x "$AWS" ]; then
     id=$(aws_s3 s3api create-multipart-upload --bucket "$S3_BUCKET" --key "$P/stale.bin" \
