@@ -121,7 +121,41 @@ struct xfer {
     uint64_t body_sent;
     uint64_t delivered;
     enum sl_err cb_err;
+    /* stall detection for streamed bodies: the last time S3 made progress (bytes acknowledged
+     * or received) or our body source handed over data */
+    int64_t last_progress_ms;
+    curl_off_t last_ul, last_dl;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* S3 stalled: no byte acknowledged or received for stall_timeout while curl had data to move.
+ * Time spent waiting in our read callback (a slow client) does not count: on_read resets the
+ * clock when it returns, and curl does not call this while the callback blocks. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct xfer *x = ud;
+    int64_t now = mono_ms();
+    if (ulnow != x->last_ul || dlnow != x->last_dl) {
+        x->last_ul = ulnow;
+        x->last_dl = dlnow;
+        x->last_progress_ms = now;
+        return 0;
+    }
+    if (now - x->last_progress_ms >= x->c->cfg->stall_timeout * 1000) {
+        x->cb_err = SL_ES3_TIMEOUT;
+        return 1;
+    }
+    return 0;
+}
 
 static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -147,6 +181,7 @@ static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud)
         }
     }
     x->body_sent += got;
+    x->last_progress_ms = mono_ms();
     return got;
 }
 
@@ -416,7 +451,12 @@ static enum sl_err attempt(struct s3_client *c, const struct req *rq, struct s3_
     curl_easy_setopt(cu, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, cfg->connect_timeout > 0 ? cfg->connect_timeout : 10L);
-    if (cfg->stall_timeout > 0) {
+    if (cfg->stall_timeout > 0 && rq->streams) {
+        x->last_progress_ms = mono_ms();
+        curl_easy_setopt(cu, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(cu, CURLOPT_XFERINFODATA, x);
+        curl_easy_setopt(cu, CURLOPT_NOPROGRESS, 0L);
+    } else if (cfg->stall_timeout > 0) {
         curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, cfg->stall_timeout);
     }
@@ -468,9 +508,9 @@ static enum sl_err attempt(struct s3_client *c, const struct req *rq, struct s3_
     const struct buf *eb = NULL;
     if (r->status < 200 || r->status > 299)
         eb = &x->errbody;
-    else if (rq->resp && strcmp(rq->method, "POST") == 0 && rq->resp->len &&
+    else if (rq->resp && strcmp(rq->method, "GET") != 0 && rq->resp->len &&
              memmem(rq->resp->data, rq->resp->len, "<Error>", 7))
-        eb = rq->resp;   /* CompleteMultipartUpload may fail inside a 200 */
+        eb = rq->resp;   /* Complete and CopyObject may fail inside a 200 */
     if (eb) {
         struct buf t = BUF_INIT(ERRBODY_MAX);
         if (xml_get(eb->data, eb->len, "Code", &t) == SL_OK)
@@ -543,7 +583,7 @@ static enum sl_err perform(struct s3_client *c, const struct req *rq, struct s3_
 
 /* the headers a PUT or CreateMultipartUpload sends for its options */
 struct hdrs {
-    struct s3_kv kv[3 + MAX_META];
+    struct s3_kv kv[5 + MAX_META];
     char *owned[MAX_META];
     size_t n, n_owned;
 };
@@ -601,6 +641,36 @@ enum sl_err s3_get_object(struct s3_client *c, const char *key, const char *rang
     struct req rq = {.method = "GET", .key = key, .headers = h, .n_headers = range ? 1 : 0,
                      .sink = w, .sink_ud = ud, .streams = 1};
     return perform(c, &rq, r);
+}
+
+enum sl_err s3_copy_object(struct s3_client *c, const char *src_key, const char *key,
+                           const struct s3_put_opts *o, struct s3_result *r)
+{
+    struct hdrs h;
+    enum sl_err e = put_opts_headers(o, &h);
+    if (e)
+        return e;
+    struct buf src = BUF_INIT(URL_MAX), resp = BUF_INIT(ERRBODY_MAX);
+    e = buf_putc(&src, '/');
+    if (!e)
+        e = sigv4_uri_encode(&src, c->cfg->bucket, strlen(c->cfg->bucket), 0);
+    if (!e)
+        e = buf_putc(&src, '/');
+    if (!e)
+        e = sigv4_uri_encode(&src, src_key, strlen(src_key), 1);
+    if (!e && h.n + 2 > sizeof h.kv / sizeof h.kv[0])
+        e = SL_EBADREQ;
+    if (!e) {
+        h.kv[h.n++] = (struct s3_kv){"x-amz-copy-source", src.data};
+        h.kv[h.n++] = (struct s3_kv){"x-amz-metadata-directive", "REPLACE"};
+        struct req rq = {.method = "PUT", .key = key, .headers = h.kv, .n_headers = h.n,
+                         .resp = &resp};
+        e = perform(c, &rq, r);
+    }
+    hdrs_free(&h);
+    buf_free(&src);
+    buf_free(&resp);
+    return e;
 }
 
 enum sl_err s3_head_object(struct s3_client *c, const char *key, struct s3_result *r)

@@ -121,6 +121,10 @@ enum sl_err s3_put_object(struct s3_client *c, const char *key, const struct s3_
 enum sl_err s3_get_object(struct s3_client *c, const char *key, const char *range,
                           s3_write_fn w, void *ud, struct s3_result *r);
 enum sl_err s3_head_object(struct s3_client *c, const char *key, struct s3_result *r);
+/* Server-side copy of src_key to key in the same bucket with new metadata (REPLACE).
+ * Sources up to 5 GiB (S3's limit for a single copy). */
+enum sl_err s3_copy_object(struct s3_client *c, const char *src_key, const char *key,
+                           const struct s3_put_opts *o, struct s3_result *r);
 enum sl_err s3_delete_object(struct s3_client *c, const char *key, struct s3_result *r);
 
 /* *upload_id is malloc'ed; the caller frees it. */

@@ -1,0 +1,309 @@
+#include "drop.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+
+#include "sigv4.h"
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static enum sl_err random_b64url(size_t nbytes, char *out)
+{
+    unsigned char raw[32];
+    if (nbytes > sizeof raw || getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
+        return SL_EINTERNAL;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < nbytes; i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+        while (bits >= 6) {
+            out[o++] = b64url[(acc >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    if (bits > 0)
+        out[o++] = b64url[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+    OPENSSL_cleanse(raw, sizeof raw);
+    return SL_OK;
+}
+
+enum sl_err drop_new_id(char id[DROP_ID_LEN + 1])
+{
+    return random_b64url(16, id);
+}
+
+enum sl_err drop_new_token(char tok[DROP_TOKEN_LEN + 1])
+{
+    return random_b64url(32, tok);
+}
+
+int drop_valid_id(const char *s)
+{
+    if (!s || strlen(s) != DROP_ID_LEN)
+        return 0;
+    for (; *s; s++)
+        if (!strchr(b64url, *s))
+            return 0;
+    return 1;
+}
+
+void drop_token_hash(const char *token, char hex[65])
+{
+    sigv4_sha256_hex(token, strlen(token), hex);
+}
+
+int drop_token_matches(const char *token, const char *hash_hex)
+{
+    if (!token || !hash_hex || strlen(hash_hex) != 64)
+        return 0;
+    char h[65];
+    drop_token_hash(token, h);
+    return CRYPTO_memcmp(h, hash_hex, 64) == 0;
+}
+
+enum sl_err drop_key(struct buf *out, const char *prefix, const char *kind, const char *id)
+{
+    buf_reset(out);
+    return buf_printf(out, "%s%s/%s", prefix ? prefix : "", kind, id);
+}
+
+/* length of a valid UTF-8 sequence at s (n bytes left), or 0 */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    cp = c & (0xffu >> (len + 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void drop_sanitize_name(const char *in, size_t n, char out[DROP_NAME_MAX + 1])
+{
+    /* last path component: browsers and tools send "C:\\x\\y.txt" or "a/b/c" */
+    const char *start = in;
+    for (size_t i = 0; i < n; i++)
+        if (in[i] == '/' || in[i] == '\\')
+            start = in + i + 1;
+    n -= (size_t)(start - in);
+    const unsigned char *p = (const unsigned char *)start;
+    size_t o = 0, i = 0;
+    while (i < n && o < DROP_NAME_MAX) {
+        size_t l = utf8_seq(p + i, n - i);
+        if (l == 0) {
+            out[o++] = '_';
+            i++;
+            continue;
+        }
+        if (l == 1 && (p[i] < 0x20 || p[i] == 0x7f)) {
+            i++;                    /* control characters (CR, LF, NUL, ...) are dropped */
+            continue;
+        }
+        if (o + l > DROP_NAME_MAX)
+            break;                  /* never cut a character in half */
+        if (o == 0 && l == 1 && (p[i] == '.' || p[i] == ' ')) {
+            i++;                    /* no hidden files, no "..", no leading blanks */
+            continue;
+        }
+        memcpy(out + o, p + i, l);
+        o += l;
+        i += l;
+    }
+    while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '.'))
+        o--;                        /* Windows strips these anyway */
+    if (o == 0) {
+        strcpy(out, "file");
+        return;
+    }
+    out[o] = '\0';
+}
+
+static int tchar(int c)
+{
+    return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+void drop_content_type(const char *ct, const char *name, char out[128])
+{
+    if (ct) {
+        size_t i = 0, slash = 0, o = 0;
+        while (ct[i] == ' ')
+            i++;
+        size_t st = i;
+        for (; ct[i] && ct[i] != ';' && ct[i] != ' '; i++) {
+            if (ct[i] == '/' && !slash)
+                slash = i;
+            else if (!tchar((unsigned char)ct[i]))
+                break;
+        }
+        size_t end = i;
+        while (ct[i] == ' ')
+            i++;
+        if (slash > st && end > slash + 1 && (ct[i] == '\0' || ct[i] == ';') && end - st < 128 &&
+            strncasecmp(ct + st, "application/octet-stream", end - st) != 0) {
+            for (size_t k = st; k < end; k++)
+                out[o++] = (char)tolower((unsigned char)ct[k]);
+            out[o] = '\0';
+            return;
+        }
+    }
+    static const struct { const char *ext, *type; } types[] = {
+        {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"png", "image/png"},
+        {"gif", "image/gif"}, {"webp", "image/webp"}, {"svg", "image/svg+xml"},
+        {"pdf", "application/pdf"}, {"txt", "text/plain"}, {"md", "text/markdown"},
+        {"html", "text/html"}, {"htm", "text/html"}, {"json", "application/json"},
+        {"zip", "application/zip"}, {"gz", "application/gzip"}, {"tar", "application/x-tar"},
+        {"mp4", "video/mp4"}, {"webm", "video/webm"}, {"mov", "video/quicktime"},
+        {"mp3", "audio/mpeg"}, {"ogg", "audio/ogg"}, {"wav", "audio/wav"},
+        {"csv", "text/csv"},
+    };
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    if (dot) {
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            if (strcasecmp(dot + 1, types[i].ext) == 0) {
+                strcpy(out, types[i].type);
+                return;
+            }
+        }
+    }
+    strcpy(out, "application/octet-stream");
+}
+
+enum sl_err drop_pct_encode(struct buf *out, const char *s)
+{
+    return sigv4_uri_encode(out, s, strlen(s), 0);
+}
+
+enum sl_err drop_pct_decode(struct buf *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            if (n - i < 3 || !isxdigit((unsigned char)s[i + 1]) ||
+                !isxdigit((unsigned char)s[i + 2]))
+                return SL_EBADREQ;
+            char h[3] = {s[i + 1], s[i + 2], 0};
+            c = (unsigned char)strtol(h, NULL, 16);
+            i += 2;
+        }
+        if (c == 0)
+            return SL_EBADREQ;
+        enum sl_err e = buf_putc(out, (char)c);
+        if (e)
+            return e;
+    }
+    if (!out->data)
+        return buf_puts(out, "");
+    return SL_OK;
+}
+
+enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
+                                     const char *name)
+{
+    enum sl_err e = buf_printf(out, "%s; filename=\"", disposition);
+    /* the ASCII fallback: printable ASCII without quotes or backslashes */
+    for (const char *p = name; !e && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        e = buf_putc(out, c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '_');
+    }
+    if (!e)
+        e = buf_puts(out, "\"; filename*=UTF-8''");
+    if (!e)
+        e = drop_pct_encode(out, name);
+    return e;
+}
+
+enum sl_err drop_meta_to_kv(const struct drop_meta *m, struct s3_kv kv[DROP_META_KV],
+                            struct buf *scratch)
+{
+    buf_reset(scratch);
+    /* every value is written first, then pointed at: scratch may move while it grows */
+    size_t at[DROP_META_KV];
+    enum sl_err e = SL_OK;
+    at[0] = scratch->len;
+    e = drop_pct_encode(scratch, m->name);
+    if (!e)
+        e = buf_putc(scratch, '\0');
+    at[1] = scratch->len;
+    if (!e)
+        e = buf_printf(scratch, "%llu%c", (unsigned long long)m->size, '\0');
+    at[2] = scratch->len;
+    if (!e)
+        e = buf_printf(scratch, "%s%c", m->sha256, '\0');
+    at[3] = scratch->len;
+    if (!e)
+        e = buf_printf(scratch, "%s%c", m->token_hash, '\0');
+    at[4] = scratch->len;
+    if (!e)
+        e = buf_printf(scratch, "%lld%c", (long long)m->created, '\0');
+    if (e)
+        return e;
+    static const char *const names[DROP_META_KV] = {"name", "size", "sha256", "token-hash",
+                                                    "created"};
+    for (int i = 0; i < DROP_META_KV; i++) {
+        kv[i].name = (char *)names[i];
+        kv[i].value = scratch->data + at[i];
+    }
+    return SL_OK;
+}
+
+static int is_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return 0;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
+                                  struct drop_meta *m)
+{
+    memset(m, 0, sizeof *m);
+    const char *name = s3_result_meta(r, "name"), *sha = s3_result_meta(r, "sha256");
+    const char *th = s3_result_meta(r, "token-hash"), *created = s3_result_meta(r, "created");
+    if (!name || !is_hex64(sha) || !is_hex64(th) || !created || !drop_valid_id(id))
+        return SL_EBADREQ;
+    struct buf dec = BUF_INIT(4096);
+    enum sl_err e = drop_pct_decode(&dec, name, strlen(name));
+    if (!e)
+        drop_sanitize_name(dec.data, dec.len, m->name);
+    buf_free(&dec);
+    if (e)
+        return SL_EBADREQ;
+    strcpy(m->id, id);
+    strcpy(m->sha256, sha);
+    strcpy(m->token_hash, th);
+    m->created = (time_t)strtoll(created, NULL, 10);
+    m->size = r->content_length;
+    drop_content_type(r->content_type, NULL, m->content_type);
+    return SL_OK;
+}

@@ -1,0 +1,70 @@
+/* drop: what a drop is — ids, delete tokens, the metadata that rides on its S3 object, and the
+ * careful handling of the user's filename. Pure: no I/O but the random source.
+ *
+ * Key layout under the configured prefix:
+ *   <prefix>incoming/<id>   bytes while they arrive (a multipart upload, or a staging object)
+ *   <prefix>drops/<id>      a committed drop: the bytes plus the metadata below
+ * A drop becomes visible only by the server-side copy incoming -> drops that attaches the
+ * metadata, so a failed or abandoned upload never shows up as a drop. */
+#ifndef SLUICE_DROP_H
+#define SLUICE_DROP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+#include "s3.h"
+
+#define DROP_ID_LEN 22      /* 128 random bits, base64url */
+#define DROP_TOKEN_LEN 43   /* 256 random bits, base64url */
+#define DROP_NAME_MAX 255   /* bytes of UTF-8 kept from the user's filename */
+
+struct drop_meta {
+    char id[DROP_ID_LEN + 1];
+    char name[DROP_NAME_MAX + 1];   /* sanitised UTF-8 */
+    char content_type[128];
+    uint64_t size;
+    char sha256[65];
+    char token_hash[65];            /* sha256 of the delete token, hex */
+    time_t created;
+};
+
+enum sl_err drop_new_id(char id[DROP_ID_LEN + 1]);
+enum sl_err drop_new_token(char tok[DROP_TOKEN_LEN + 1]);
+int drop_valid_id(const char *s);
+void drop_token_hash(const char *token, char hex[65]);
+/* Constant-time comparison of sha256(token) with the stored hash. */
+int drop_token_matches(const char *token, const char *hash_hex);
+
+/* "<prefix>drops/<id>" / "<prefix>incoming/<id>" into out (replaced). */
+enum sl_err drop_key(struct buf *out, const char *prefix, const char *kind, const char *id);
+
+/* A filename from a client, made safe to store and show: the last path component only, no
+ * control characters, valid UTF-8 (bad bytes become '_'), no leading dots or spaces, at most
+ * DROP_NAME_MAX bytes; "file" if nothing is left. */
+void drop_sanitize_name(const char *in, size_t n, char out[DROP_NAME_MAX + 1]);
+/* "type/subtype" lower-cased if ct is a well-formed media type (parameters dropped), else
+ * the type guessed from the name's extension, else application/octet-stream. */
+void drop_content_type(const char *ct, const char *name, char out[128]);
+/* Content-Disposition for a download (RFC 6266 / 5987): an ASCII fallback filename plus
+ * filename*=UTF-8''... */
+enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
+                                     const char *name);
+
+/* Metadata <-> S3 user metadata. kv needs room for DROP_META_KV entries; their values point
+ * into scratch, which must outlive kv. */
+#define DROP_META_KV 5
+enum sl_err drop_meta_to_kv(const struct drop_meta *m, struct s3_kv kv[DROP_META_KV],
+                            struct buf *scratch);
+/* From a HEAD: SL_ES3_NOTFOUND-free parse; SL_EBADREQ if sluice's metadata is absent. */
+enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
+                                  struct drop_meta *m);
+
+/* Percent-encode s for a URL path segment or an ASCII header value. */
+enum sl_err drop_pct_encode(struct buf *out, const char *s);
+/* Percent-decode s[0..n) in place into out; SL_EBADREQ on a bad escape or a NUL byte. */
+enum sl_err drop_pct_decode(struct buf *out, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,105 @@
+#include "slots.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct slots {
+    int n;
+    char dir[];
+};
+
+static void slot_path(const struct slots *s, int i, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/slot.%d", s->dir, i);
+}
+
+enum sl_err slots_open(const char *dir, int n, struct slots **out)
+{
+    *out = NULL;
+    if (n < 1 || !dir || !*dir || strlen(dir) > 3500)
+        return SL_ECONFIG;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return SL_EIO;
+    struct slots *s = malloc(sizeof *s + strlen(dir) + 1);
+    if (!s)
+        return SL_ENOMEM;
+    s->n = n;
+    strcpy(s->dir, dir);
+    for (int i = 0; i < n; i++) {
+        char p[4096];
+        slot_path(s, i, p, sizeof p);
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            free(s);
+            return SL_EIO;
+        }
+        close(fd);
+    }
+    *out = s;
+    return SL_OK;
+}
+
+void slots_close(struct slots *s)
+{
+    free(s);
+}
+
+int slots_total(const struct slots *s)
+{
+    return s->n;
+}
+
+enum sl_err slots_take(struct slots *s, int *held)
+{
+    *held = -1;
+    unsigned start;
+    if (getrandom(&start, sizeof start, GRND_NONBLOCK) != sizeof start)
+        start = (unsigned)getpid();
+    /* start at a random slot so concurrent takers rarely collide on the same file */
+    for (int k = 0; k < s->n; k++) {
+        int i = (int)((start + (unsigned)k) % (unsigned)s->n);
+        char p[4096];
+        slot_path(s, i, p, sizeof p);
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return SL_EIO;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            *held = fd;
+            return SL_OK;
+        }
+        int err = errno;
+        close(fd);
+        if (err != EWOULDBLOCK)
+            return SL_EIO;
+    }
+    return SL_EBUSY;
+}
+
+void slots_release(int held)
+{
+    if (held >= 0)
+        close(held);   /* closing the descriptor drops its lock */
+}
+
+int slots_in_use(const struct slots *s)
+{
+    int used = 0;
+    for (int i = 0; i < s->n; i++) {
+        char p[4096];
+        slot_path(s, i, p, sizeof p);
+        int fd = open(p, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+            used++;
+        close(fd);
+    }
+    return used;
+}
