@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "janitor.h"
 #include "json.h"
 #include "s3.h"
 #include "sigv4.h"
@@ -254,48 +255,27 @@ out:
     return bad;
 }
 
+static void print_line(void *ud, const char *line)
+{
+    (void)ud;
+    puts(line);
+}
+
 static int cmd_janitor(struct sluice_config *c, int argc, char **argv)
 {
     struct opts o = {0};
     if (parse_opts(argc, argv, &o, c->janitor.max_age))
         return 1;
     struct s3_client *cl;
-    struct s3_result r = {0};
     if (s3_client_new(&c->s3, &cl))
         return die("%s", "out of memory");
-    struct s3_upload *u = NULL;
-    size_t n = 0, aborted = 0, failed = 0;
-    enum sl_err e = s3_list_multipart_uploads(cl, c->s3.prefix, &u, &n, &r);
-    if (e) {
-        explain("list multipart uploads", e, &r);
-        s3_result_free(&r);
-        s3_client_free(cl);
-        return 1;
-    }
-    time_t now = time(NULL);
-    for (size_t i = 0; i < n; i++) {
-        long age = (long)(now - u[i].initiated);
-        if (age < o.older_than)
-            continue;
-        if (o.dry_run) {
-            printf("would abort %s upload-id %s (age %ld s)\n", u[i].key, u[i].upload_id, age);
-            continue;
-        }
-        e = s3_mpu_abort(cl, u[i].key, u[i].upload_id, &r);
-        if (e && e != SL_ES3_NOTFOUND) {   /* gone already: someone else finished it */
-            explain("abort", e, &r);
-            failed++;
-        } else {
-            printf("aborted %s upload-id %s (age %ld s)\n", u[i].key, u[i].upload_id, age);
-            aborted++;
-        }
-    }
-    printf("janitor: %zu in progress under '%s', %zu aborted, %zu failed\n", n, c->s3.prefix,
-           aborted, failed);
-    s3_uploads_free(u, n);
-    s3_result_free(&r);
+    struct janitor_report rep;
+    enum sl_err e = janitor_run(cl, c->s3.prefix, o.older_than, time(NULL), o.dry_run,
+                                print_line, NULL, &rep);
+    printf("janitor: %zu in progress under '%s', %zu aborted, %zu staging deleted, %zu failed\n",
+           rep.uploads_seen, c->s3.prefix, rep.uploads_aborted, rep.staging_deleted, rep.failed);
     s3_client_free(cl);
-    return failed ? 1 : 0;
+    return e || rep.failed ? 1 : 0;
 }
 
 int main(int argc, char **argv)

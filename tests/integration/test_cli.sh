@@ -95,8 +95,12 @@ if [ -x "$AWS" ]; then
     out=$(ctl janitor --older-than 1h); rc=$?
     check "janitor runs" 0 "$rc"
     contains "janitor leaves a fresh upload alone" "1 in progress under '$P/', 0 aborted" "$out"
+    curl -sS -o /dev/null -T "$T/small.bin" "$(ctl presign PUT "$P/incoming/left-by-a-crash")"
+    out=$(ctl janitor --older-than 0s --dry-run)
+    contains "janitor --dry-run only says what it would do" "would abort $P/stale.bin" "$out"
     out=$(ctl janitor --older-than 0s)
     contains "janitor aborts the stale upload" "aborted $P/stale.bin upload-id $id" "$out"
+    contains "janitor deletes a stale staging object" "deleted staging object $P/incoming/left-by-a-crash" "$out"
     left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$P/" \
            --query 'length(Uploads || `[]`)' --output text)
     check "no multipart upload left (seen by awscli)" 0 "$left"

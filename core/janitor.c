@@ -1,0 +1,89 @@
+#include "janitor.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+
+static void say(janitor_log_fn log, void *ud, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(janitor_log_fn log, void *ud, const char *fmt, ...)
+{
+    if (!log)
+        return;
+    struct buf b = BUF_INIT(8192);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    log(ud, buf_str(&b));
+    buf_free(&b);
+}
+
+enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, time_t now,
+                        int dry_run, janitor_log_fn log, void *ud, struct janitor_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    struct s3_result r = {0};
+    struct s3_upload *u = NULL;
+    size_t n = 0;
+    enum sl_err e = s3_list_multipart_uploads(c, prefix, &u, &n, &r);
+    if (e) {
+        say(log, ud, "cannot list multipart uploads: %s [HTTP %ld %s]", sl_err_str(e), r.status,
+            r.code);
+        s3_result_free(&r);
+        return e;
+    }
+    rep->uploads_seen = n;
+    for (size_t i = 0; i < n; i++) {
+        long age = (long)(now - u[i].initiated);
+        if (age < max_age)
+            continue;
+        if (dry_run) {
+            say(log, ud, "would abort %s upload-id %s (age %ld s)", u[i].key, u[i].upload_id, age);
+            continue;
+        }
+        enum sl_err a = s3_mpu_abort(c, u[i].key, u[i].upload_id, &r);
+        if (a && a != SL_ES3_NOTFOUND) {   /* gone already: someone else finished it */
+            say(log, ud, "failed to abort %s upload-id %s: %s", u[i].key, u[i].upload_id,
+                sl_err_str(a));
+            rep->failed++;
+        } else {
+            say(log, ud, "aborted %s upload-id %s (age %ld s)", u[i].key, u[i].upload_id, age);
+            rep->uploads_aborted++;
+        }
+    }
+    s3_uploads_free(u, n);
+
+    struct buf staging = BUF_INIT(4096);
+    struct s3_object *o = NULL;
+    e = buf_printf(&staging, "%sincoming/", prefix);
+    if (!e)
+        e = s3_list_objects(c, buf_str(&staging), &o, &n, &r);
+    if (e) {
+        say(log, ud, "cannot list staging objects: %s", sl_err_str(e));
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long age = (long)(now - o[i].last_modified);
+        if (age < max_age)
+            continue;
+        if (dry_run) {
+            say(log, ud, "would delete staging object %s (age %ld s)", o[i].key, age);
+            continue;
+        }
+        enum sl_err d = s3_delete_object(c, o[i].key, &r);
+        if (d && d != SL_ES3_NOTFOUND) {
+            say(log, ud, "failed to delete %s: %s", o[i].key, sl_err_str(d));
+            rep->failed++;
+        } else {
+            say(log, ud, "deleted staging object %s (age %ld s)", o[i].key, age);
+            rep->staging_deleted++;
+        }
+    }
+    s3_objects_free(o, n);
+    buf_free(&staging);
+    s3_result_free(&r);
+    return e;
+}

@@ -1,0 +1,27 @@
+/* janitor: removes what interrupted uploads left in S3 under sluice's prefix — multipart
+ * uploads older than max_age (a worker killed mid-upload leaves one) and staging objects under
+ * <prefix>incoming/ older than max_age (a worker killed between upload and commit). Run by
+ * `sluicectl janitor` and by each worker at start-up. */
+#ifndef SLUICE_JANITOR_H
+#define SLUICE_JANITOR_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "err.h"
+#include "s3.h"
+
+struct janitor_report {
+    size_t uploads_seen;       /* in progress under the prefix */
+    size_t uploads_aborted;
+    size_t staging_deleted;
+    size_t failed;
+};
+
+/* log gets one line per action (no newline); may be NULL. */
+typedef void (*janitor_log_fn)(void *ud, const char *line);
+
+enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, time_t now,
+                        int dry_run, janitor_log_fn log, void *ud, struct janitor_report *rep);
+
+#endif
