@@ -22,9 +22,11 @@ IT_SRC   := $(wildcard tests/integration/it_*.c)
 IT_BIN   := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
 CTL_BIN  := $(BUILD)/sluicectl
+FCGI_SRC := $(wildcard fcgi/*.c)
+FCGI_BIN := $(BUILD)/sluice-fcgi
 
 .PHONY: all test unit integration asan valgrind fuzz run stop clean format
-all: $(CTL_BIN) $(UNIT_BIN) $(IT_BIN)
+all: $(CTL_BIN) $(FCGI_BIN) $(UNIT_BIN) $(IT_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -36,6 +38,9 @@ $(CORE_LIB): $(CORE_OBJ)
 
 $(CTL_BIN): $(BUILD)/ctl/sluicectl.o $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_CORE)
+
+$(FCGI_BIN): $(FCGI_SRC:%.c=$(BUILD)/%.o) $(CORE_LIB)
+	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) -lfcgi $(LDLIBS_CORE)
 
 # unit tests see static internals through TESTABLE (core/testable.h)
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB)
@@ -90,7 +95,7 @@ stop:
 	scripts/stack.sh stop
 
 format:
-	clang-format -i core/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
+	clang-format -i core/*.[ch] fcgi/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

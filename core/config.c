@@ -51,6 +51,8 @@ static const struct key keys[] = {
     {"upload", "download_expires", K_DURATION, O(upload.download_expires), 1, SIGV4_MAX_EXPIRES},
     {"server", "threads", K_INT, O(server.threads), 1, 1024},
     {"server", "socket", K_STR, O(server.socket), 0, 0},
+    {"server", "drain_timeout", K_DURATION, O(server.drain_timeout), 0, 3600},
+    {"server", "janitor_on_start", K_BOOL, O(server.janitor_on_start), 0, 0},
     {"janitor", "max_age", K_DURATION, O(janitor.max_age), 60, 365LL * 86400},
 };
 #undef O
@@ -72,6 +74,8 @@ void config_defaults(struct sluice_config *c)
     c->upload.idle_timeout = 30;
     c->upload.download_expires = 300;
     c->server.threads = 16;
+    c->server.drain_timeout = 30;
+    c->server.janitor_on_start = 1;
     c->janitor.max_age = 86400;
 }
 
@@ -423,6 +427,21 @@ enum sl_err config_validate(const struct sluice_config *c, struct buf *why)
 
 enum sl_err config_validate_upload(const struct sluice_config *c, struct buf *why)
 {
+    if (c->upload.max_size == 0 || c->upload.max_size > (5ull << 30)) {
+        /* a drop is committed by one server-side copy, which S3 allows up to 5 GiB */
+        buf_puts(why, "upload.max_size must be between 1 byte and 5G");
+        return SL_ECONFIG;
+    }
+    if (c->upload.slots >= c->server.threads) {
+        buf_printf(why, "upload.slots (%d) must be below server.threads (%d), so pages and "
+                        "503 answers are served while every slot is busy",
+                   c->upload.slots, c->server.threads);
+        return SL_ECONFIG;
+    }
+    if (!c->upload.slot_dir) {
+        buf_puts(why, "upload.slot_dir is not set (e.g. /run/sluice/slots)");
+        return SL_ECONFIG;
+    }
     if (!c->upload.anonymous && !c->upload.tokens) {
         buf_puts(why, "uploads need a token: add 'token = ...' to [upload] or set "
                       "'anonymous = true'");

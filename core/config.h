@@ -38,6 +38,8 @@ struct upload_config {
 struct server_config {
     int threads;                /* request threads per worker process */
     char *socket;               /* listen here when not started by spawn-fcgi; NULL: fd 0 */
+    long drain_timeout;         /* seconds SIGTERM waits for uploads before rolling them back */
+    int janitor_on_start;       /* run the janitor when a worker starts */
 };
 
 struct janitor_config {

@@ -20,6 +20,8 @@ static const struct sl_err_info table[SL_ERR_COUNT] = {
     [SL_ECLIENT_GONE] = {"client_gone", "the client closed the connection", 400, "Bad Request", C},
     [SL_EBUSY] = {"busy", "all upload slots are in use, retry shortly", 503,
                   "Service Unavailable", R},
+    [SL_ESHUTDOWN] = {"shutting_down", "the server is restarting, retry shortly", 503,
+                      "Service Unavailable", R},
     [SL_ES3_RETRY] = {"storage_unavailable", "the storage service is temporarily unavailable", 503,
                       "Service Unavailable", R},
     [SL_ES3_NET] = {"storage_unreachable", "the storage service could not be reached", 502,

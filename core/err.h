@@ -22,6 +22,7 @@ enum sl_err {
     SL_ECLIENT_GONE,     /* the client aborted; nobody to answer */
     /* upstream trouble, worth retrying */
     SL_EBUSY,            /* every upload slot is taken */
+    SL_ESHUTDOWN,        /* the worker is shutting down */
     SL_ES3_RETRY,        /* S3 answered 5xx / SlowDown / RequestTimeout */
     SL_ES3_NET,          /* could not reach S3, or the connection broke */
     SL_ES3_TIMEOUT,      /* S3 made no progress for the stall timeout */

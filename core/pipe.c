@@ -191,11 +191,8 @@ static void *thread_main(void *arg)
 {
     struct pipe *p = arg;
     p->result = run(p);
-    if (p->result) {
+    if (p->result)
         queue_abort(p->q, p->result);   /* wake the producer if it is blocked on a full queue */
-        if (p->o.on_fail)
-            p->o.on_fail(p->o.on_fail_ud, p->result);
-    }
     return NULL;
 }
 

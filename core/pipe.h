@@ -26,10 +26,6 @@ struct pipe_opts {
     const struct s3_put_opts *put;  /* content type / metadata of the object written */
     uint64_t size;                  /* exact body size, or PIPE_SIZE_UNKNOWN */
     uint64_t part_size;             /* preferred part size; must fit in the queue */
-    /* called on the pipe's thread when it fails, after the queue was aborted: a hook to wake
-     * a producer that may be blocked reading its source (NULL: none) */
-    void (*on_fail)(void *ud, enum sl_err why);
-    void *on_fail_ud;
 };
 
 struct pipe_stats {

@@ -23,6 +23,39 @@
 #define BACKOFF_CAP_MS 5000
 #define LIST_MAX_ENTRIES 1000000    /* a sanity bound on what a listing may return in total */
 
+const char *const s3_op_names[S3_OP_COUNT] = {
+    "PutObject", "GetObject", "HeadObject", "DeleteObject", "CopyObject",
+    "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload",
+    "List", "Other",
+};
+const double s3_latency_bounds_ms[S3_LATENCY_BUCKETS - 1] = {5, 10, 25, 50, 100, 250, 500,
+                                                             1000, 2500, 10000};
+static struct s3_op_stats stats[S3_OP_COUNT];   /* updated with atomic adds */
+
+void s3_stats_get(struct s3_op_stats out[S3_OP_COUNT])
+{
+    for (int i = 0; i < S3_OP_COUNT; i++) {
+        out[i].requests = __atomic_load_n(&stats[i].requests, __ATOMIC_RELAXED);
+        out[i].errors = __atomic_load_n(&stats[i].errors, __ATOMIC_RELAXED);
+        out[i].latency_ms_sum = __atomic_load_n(&stats[i].latency_ms_sum, __ATOMIC_RELAXED);
+        for (int b = 0; b < S3_LATENCY_BUCKETS; b++)
+            out[i].latency_bucket[b] =
+                __atomic_load_n(&stats[i].latency_bucket[b], __ATOMIC_RELAXED);
+    }
+}
+
+static void record(enum s3_op op, int64_t ms, int failed)
+{
+    struct s3_op_stats *st = &stats[op];
+    __atomic_add_fetch(&st->requests, 1, __ATOMIC_RELAXED);
+    if (failed)
+        __atomic_add_fetch(&st->errors, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st->latency_ms_sum, (uint64_t)(ms > 0 ? ms : 0), __ATOMIC_RELAXED);
+    for (int b = 0; b < S3_LATENCY_BUCKETS; b++)
+        if (b == S3_LATENCY_BUCKETS - 1 || (double)ms <= s3_latency_bounds_ms[b])
+            __atomic_add_fetch(&st->latency_bucket[b], 1, __ATOMIC_RELAXED);
+}
+
 struct s3_client {
     const struct s3_config *cfg;
     CURL *curl;
@@ -101,6 +134,7 @@ const char *s3_result_meta(const struct s3_result *r, const char *name)
 /* ---- one logical request ---- */
 
 struct req {
+    enum s3_op op;
     const char *method;
     const char *key;              /* NULL: the bucket itself */
     const char *query;            /* wire form, or NULL */
@@ -563,7 +597,9 @@ static enum sl_err perform(struct s3_client *c, const struct req *rq, struct s3_
         r->attempts = i + 1;
         if (rq->resp)
             buf_reset(rq->resp);
+        int64_t t0 = mono_ms();
         e = attempt(c, rq, r, &x);
+        record(rq->op, mono_ms() - t0, e != SL_OK);
         buf_free(&x.errbody);
         if (!e || sl_err_class(e) != SL_CLASS_RETRYABLE || i + 1 == max_attempts)
             break;
@@ -627,7 +663,7 @@ enum sl_err s3_put_object(struct s3_client *c, const char *key, const struct s3_
     enum sl_err e = put_opts_headers(o, &h);
     if (e)
         return e;
-    struct req rq = {.method = "PUT", .key = key, .body = body, .headers = h.kv,
+    struct req rq = {.op = S3_OP_PUT, .method = "PUT", .key = key, .body = body, .headers = h.kv,
                      .n_headers = h.n, .streams = body && !body->mem};
     e = perform(c, &rq, r);
     hdrs_free(&h);
@@ -638,7 +674,7 @@ enum sl_err s3_get_object(struct s3_client *c, const char *key, const char *rang
                           s3_write_fn w, void *ud, struct s3_result *r)
 {
     struct s3_kv h[1] = {{"range", (char *)range}};
-    struct req rq = {.method = "GET", .key = key, .headers = h, .n_headers = range ? 1 : 0,
+    struct req rq = {.op = S3_OP_GET, .method = "GET", .key = key, .headers = h, .n_headers = range ? 1 : 0,
                      .sink = w, .sink_ud = ud, .streams = 1};
     return perform(c, &rq, r);
 }
@@ -663,7 +699,7 @@ enum sl_err s3_copy_object(struct s3_client *c, const char *src_key, const char 
     if (!e) {
         h.kv[h.n++] = (struct s3_kv){"x-amz-copy-source", src.data};
         h.kv[h.n++] = (struct s3_kv){"x-amz-metadata-directive", "REPLACE"};
-        struct req rq = {.method = "PUT", .key = key, .headers = h.kv, .n_headers = h.n,
+        struct req rq = {.op = S3_OP_COPY, .method = "PUT", .key = key, .headers = h.kv, .n_headers = h.n,
                          .resp = &resp};
         e = perform(c, &rq, r);
     }
@@ -675,25 +711,25 @@ enum sl_err s3_copy_object(struct s3_client *c, const char *src_key, const char 
 
 enum sl_err s3_head_object(struct s3_client *c, const char *key, struct s3_result *r)
 {
-    struct req rq = {.method = "HEAD", .key = key};
+    struct req rq = {.op = S3_OP_HEAD, .method = "HEAD", .key = key};
     return perform(c, &rq, r);
 }
 
 enum sl_err s3_delete_object(struct s3_client *c, const char *key, struct s3_result *r)
 {
-    struct req rq = {.method = "DELETE", .key = key};
+    struct req rq = {.op = S3_OP_DELETE, .method = "DELETE", .key = key};
     return perform(c, &rq, r);
 }
 
 enum sl_err s3_head_bucket(struct s3_client *c, struct s3_result *r)
 {
-    struct req rq = {.method = "HEAD"};
+    struct req rq = {.op = S3_OP_HEAD, .method = "HEAD"};
     return perform(c, &rq, r);
 }
 
 enum sl_err s3_get_bucket_cors(struct s3_client *c, struct buf *xml, struct s3_result *r)
 {
-    struct req rq = {.method = "GET", .query = "cors", .resp = xml};
+    struct req rq = {.op = S3_OP_OTHER, .method = "GET", .query = "cors", .resp = xml};
     enum sl_err e = perform(c, &rq, r);
     return e;
 }
@@ -709,7 +745,7 @@ enum sl_err s3_mpu_create(struct s3_client *c, const char *key, const struct s3_
     struct buf resp = BUF_INIT(ERRBODY_MAX), id = BUF_INIT(4096);
     /* not idempotent in theory (a retry may leave an orphan upload); the janitor aborts
      * orphans, and failing an upload for a transient error is worse */
-    struct req rq = {.method = "POST", .key = key, .query = "uploads", .headers = h.kv,
+    struct req rq = {.op = S3_OP_MPU_CREATE, .method = "POST", .key = key, .query = "uploads", .headers = h.kv,
                      .n_headers = h.n, .resp = &resp};
     e = perform(c, &rq, r);
     if (!e && (xml_get(resp.data, resp.len, "UploadId", &id) || id.len == 0))
@@ -744,7 +780,7 @@ enum sl_err s3_mpu_upload_part(struct s3_client *c, const char *key, const char 
     struct buf q = BUF_INIT(4096);
     enum sl_err e = upload_query(&q, upload_id, part_number);
     if (!e) {
-        struct req rq = {.method = "PUT", .key = key, .query = buf_str(&q), .body = body,
+        struct req rq = {.op = S3_OP_MPU_PART, .method = "PUT", .key = key, .query = buf_str(&q), .body = body,
                          .streams = !body->mem};
         e = perform(c, &rq, r);
         if (!e && !r->etag[0])
@@ -773,7 +809,7 @@ enum sl_err s3_mpu_complete(struct s3_client *c, const char *key, const char *up
     if (!e) {
         struct s3_body body = {.length = xml.len, .mem = xml.data};
         struct s3_kv h[1] = {{"content-type", "application/xml"}};
-        struct req rq = {.method = "POST", .key = key, .query = buf_str(&q), .body = &body,
+        struct req rq = {.op = S3_OP_MPU_COMPLETE, .method = "POST", .key = key, .query = buf_str(&q), .body = &body,
                          .headers = h, .n_headers = 1, .resp = &resp};
         e = perform(c, &rq, r);
         if (e == SL_ES3_NOTFOUND && r->attempts > 1) {
@@ -796,7 +832,7 @@ enum sl_err s3_mpu_abort(struct s3_client *c, const char *key, const char *uploa
     struct buf q = BUF_INIT(4096);
     enum sl_err e = upload_query(&q, upload_id, 0);
     if (!e) {
-        struct req rq = {.method = "DELETE", .key = key, .query = buf_str(&q)};
+        struct req rq = {.op = S3_OP_MPU_ABORT, .method = "DELETE", .key = key, .query = buf_str(&q)};
         e = perform(c, &rq, r);
     }
     buf_free(&q);
@@ -848,7 +884,7 @@ enum sl_err s3_mpu_list_parts(struct s3_client *c, const char *key, const char *
             e = add_param(&q, "uploadId", upload_id);
         if (e)
             break;
-        struct req rq = {.method = "GET", .key = key, .query = buf_str(&q), .resp = &resp};
+        struct req rq = {.op = S3_OP_LIST, .method = "GET", .key = key, .query = buf_str(&q), .resp = &resp};
         if ((e = perform(c, &rq, r)))
             break;
         size_t pos = 0, il;
@@ -923,7 +959,7 @@ enum sl_err s3_list_multipart_uploads(struct s3_client *c, const char *prefix,
             e = add_param(&q, "upload-id-marker", buf_str(&um));
         if (e)
             break;
-        struct req rq = {.method = "GET", .query = buf_str(&q), .resp = &resp};
+        struct req rq = {.op = S3_OP_LIST, .method = "GET", .query = buf_str(&q), .resp = &resp};
         if ((e = perform(c, &rq, r)))
             break;
         size_t pos = 0, il;
@@ -1007,7 +1043,7 @@ enum sl_err s3_list_objects(struct s3_client *c, const char *prefix, struct s3_o
             e = add_param(&q, "prefix", prefix);
         if (e)
             break;
-        struct req rq = {.method = "GET", .query = buf_str(&q), .resp = &resp};
+        struct req rq = {.op = S3_OP_LIST, .method = "GET", .query = buf_str(&q), .resp = &resp};
         if ((e = perform(c, &rq, r)))
             break;
         size_t pos = 0, il;

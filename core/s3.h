@@ -153,6 +153,25 @@ enum sl_err s3_get_bucket_cors(struct s3_client *c, struct buf *xml, struct s3_r
 /* HEAD the bucket: is it there and do our credentials work? */
 enum sl_err s3_head_bucket(struct s3_client *c, struct s3_result *r);
 
+/* ---- process-wide request statistics, for /metrics ---- */
+
+enum s3_op {
+    S3_OP_PUT, S3_OP_GET, S3_OP_HEAD, S3_OP_DELETE, S3_OP_COPY, S3_OP_MPU_CREATE,
+    S3_OP_MPU_PART, S3_OP_MPU_COMPLETE, S3_OP_MPU_ABORT, S3_OP_LIST, S3_OP_OTHER, S3_OP_COUNT
+};
+#define S3_LATENCY_BUCKETS 11   /* upper bounds in s3_latency_bounds_ms, the last is +Inf */
+extern const char *const s3_op_names[S3_OP_COUNT];
+extern const double s3_latency_bounds_ms[S3_LATENCY_BUCKETS - 1];
+
+struct s3_op_stats {
+    uint64_t requests;          /* attempts sent, retries included */
+    uint64_t errors;            /* attempts that failed */
+    uint64_t latency_ms_sum;
+    uint64_t latency_bucket[S3_LATENCY_BUCKETS]; /* cumulative, as Prometheus wants */
+};
+
+void s3_stats_get(struct s3_op_stats out[S3_OP_COUNT]);
+
 /* ---- pure helpers: no I/O, time passed in ---- */
 
 struct s3_endpoint {

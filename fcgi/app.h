@@ -1,0 +1,45 @@
+/* app: what every request thread of a worker process shares — read-only after start-up,
+ * except the metrics, which are atomic counters. */
+#ifndef SLUICE_APP_H
+#define SLUICE_APP_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "http.h"
+#include "s3.h"
+#include "slots.h"
+
+struct metrics {
+    uint64_t uploads_started;
+    uint64_t uploads_committed;
+    uint64_t rolled_back[SL_ERR_COUNT];   /* by reason */
+    uint64_t bytes_in;                    /* body bytes taken from clients */
+    uint64_t bytes_out;                   /* bytes S3 acknowledged */
+    uint64_t queue_high_water;            /* the fullest any upload's queue has been */
+    uint64_t requests;
+};
+
+struct app {
+    struct sluice_config cfg;
+    struct slots *slots;
+    struct metrics m;
+    volatile int stopping;                /* SIGTERM seen: drain */
+};
+
+#define METRIC_ADD(app, field, n) __atomic_add_fetch(&(app)->m.field, (n), __ATOMIC_RELAXED)
+void metrics_max(uint64_t *field, uint64_t v);
+void metrics_render(struct app *app, struct buf *out);
+
+/* handlers: each answers the request fully */
+void handle_upload_raw(struct app *app, struct http *h, struct s3_client *c, const char *name_enc);
+void handle_upload_form(struct app *app, struct http *h, struct s3_client *c);
+void handle_share(struct app *app, struct http *h, struct s3_client *c, const char *id);
+void handle_download(struct app *app, struct http *h, struct s3_client *c, const char *id);
+void handle_delete(struct app *app, struct http *h, struct s3_client *c, const char *id);
+
+/* the base URL for links: upload.public_url, else scheme://host of the request */
+enum sl_err app_base_url(const struct app *app, const struct http *h, struct buf *out);
+
+#endif

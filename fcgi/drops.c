@@ -1,0 +1,197 @@
+/* Reading and deleting drops: the share page, the download redirect, DELETE. The bytes never
+ * flow through the worker: downloads are 302s to short-lived presigned S3 URLs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "drop.h"
+#include "json.h"
+
+#define PAGE_HEADERS                                                                        \
+    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "              \
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"       \
+    "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+
+enum sl_err app_base_url(const struct app *app, const struct http *h, struct buf *out)
+{
+    buf_reset(out);
+    if (app->cfg.upload.public_url && *app->cfg.upload.public_url) {
+        const char *u = app->cfg.upload.public_url;
+        size_t n = strlen(u);
+        while (n && u[n - 1] == '/')
+            n--;
+        return buf_append(out, u, n);
+    }
+    const char *scheme = http_param(h, "REQUEST_SCHEME");
+    const char *https = http_param(h, "HTTPS");
+    if (!scheme)
+        scheme = https && *https && strcmp(https, "off") ? "https" : "http";
+    const char *host = http_header(h, "Host");
+    if (!host || !*host || strpbrk(host, " /\\\"<>'\r\n@?#"))
+        host = "localhost";
+    enum sl_err e = buf_printf(out, "%s://%s", scheme, host);
+    /* Debian's fastcgi_params passes nginx's $host, which has no port: add SERVER_PORT */
+    const char *port = http_param(h, "SERVER_PORT");
+    int def = !strcmp(scheme, "https") ? 443 : 80;
+    if (!e && !strchr(host, ':') && !strchr(host, ']') && port && atoi(port) > 0 &&
+        atoi(port) != def && strspn(port, "0123456789") == strlen(port))
+        e = buf_printf(out, ":%s", port);
+    return e;
+}
+
+/* HEAD the drop and parse its metadata; replies 404/5xx itself on failure */
+static int load(struct app *app, struct http *h, struct s3_client *c, const char *id,
+                struct drop_meta *m, int json)
+{
+    if (!drop_valid_id(id)) {
+        http_reply_error(h, SL_ENOTFOUND, NULL, NULL);
+        return 0;
+    }
+    struct buf key = BUF_INIT(4096);
+    struct s3_result r = {0};
+    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "drops", id);
+    if (!e)
+        e = s3_head_object(c, buf_str(&key), &r);
+    if (!e && drop_meta_from_result(&r, id, m))
+        e = SL_ENOTFOUND;   /* an object without sluice's metadata is not a drop */
+    s3_result_free(&r);
+    buf_free(&key);
+    if (e == SL_ES3_NOTFOUND)
+        e = SL_ENOTFOUND;
+    if (e) {
+        if (json || e != SL_ENOTFOUND) {
+            http_reply_error(h, e, NULL, NULL);
+        } else {
+            static const char page[] = "<!doctype html><meta charset=utf-8><title>Not found"
+                                       "</title><p>This drop does not exist (or was deleted).\n";
+            http_reply(h, 404, "text/html; charset=utf-8", PAGE_HEADERS, page, sizeof page - 1);
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static void human_size(uint64_t n, char out[32])
+{
+    static const char *const u[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int i = 0;
+    while (v >= 1024 && i < 4) {
+        v /= 1024;
+        i++;
+    }
+    if (i == 0)
+        snprintf(out, 32, "%llu bytes", (unsigned long long)n);
+    else
+        snprintf(out, 32, "%.1f %s", v, u[i]);
+}
+
+void handle_share(struct app *app, struct http *h, struct s3_client *c, const char *id)
+{
+    const char *accept = http_header(h, "Accept");
+    int json = accept && strstr(accept, "application/json") && !strstr(accept, "text/html");
+    struct drop_meta m;
+    if (!load(app, h, c, id, &m, json))
+        return;
+    struct buf base = BUF_INIT(4096), b = BUF_INIT(65536), link = BUF_INIT(4096);
+    app_base_url(app, h, &base);
+    char created[32], size[32];
+    struct tm tm;
+    gmtime_r(&m.created, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    buf_printf(&link, "%s/d/%s/download", buf_str(&base), m.id);
+    if (json) {
+        buf_printf(&b, "{\"id\":\"%s\",\"name\":", m.id);
+        json_str(&b, m.name);
+        buf_printf(&b, ",\"size\":%llu,\"content_type\":", (unsigned long long)m.size);
+        json_str(&b, m.content_type);
+        buf_printf(&b, ",\"sha256\":\"%s\",\"created_at\":\"%s\",\"download_url\":", m.sha256,
+                   created);
+        json_str(&b, buf_str(&link));
+        buf_puts(&b, "}\n");
+        http_reply_json(h, 200, &b, "Vary: Accept\r\n");
+    } else {
+        human_size(m.size, size);
+        buf_puts(&b, "<!doctype html>\n<html lang=en><meta charset=utf-8>"
+                     "<meta name=viewport content=\"width=device-width,initial-scale=1\">"
+                     "<title>");
+        http_html_escape(&b, m.name);
+        buf_puts(&b, "</title>\n<meta property=\"og:title\" content=\"");
+        http_html_escape(&b, m.name);
+        buf_printf(&b, "\">\n<meta property=\"og:description\" content=\"%s, ", size);
+        http_html_escape(&b, m.content_type);
+        buf_puts(&b, "\">\n<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;"
+                     "margin:3em auto;padding:0 1em}a.b{display:inline-block;padding:.6em 1.2em;"
+                     "background:#1a6;color:#fff;border-radius:6px;text-decoration:none}"
+                     "code{word-break:break-all}</style>\n<h1>");
+        http_html_escape(&b, m.name);
+        buf_printf(&b, "</h1>\n<p>%s &middot; ", size);
+        http_html_escape(&b, m.content_type);
+        buf_printf(&b, " &middot; uploaded %s</p>\n<p><a class=b href=\"", created);
+        http_html_escape(&b, buf_str(&link));
+        buf_printf(&b, "\">Download</a></p>\n<p><small>SHA-256 <code>%s</code></small></p>\n",
+                   m.sha256);
+        http_reply(h, 200, "text/html; charset=utf-8", PAGE_HEADERS "Vary: Accept\r\n", b.data,
+                   b.len);
+    }
+    buf_free(&base);
+    buf_free(&b);
+    buf_free(&link);
+}
+
+void handle_download(struct app *app, struct http *h, struct s3_client *c, const char *id)
+{
+    struct drop_meta m;
+    if (!load(app, h, c, id, &m, 1))
+        return;
+    struct buf key = BUF_INIT(4096), cd = BUF_INIT(4096), q = BUF_INIT(8192);
+    struct buf url = BUF_INIT(16384), hdr = BUF_INIT(16384);
+    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "drops", id);
+    if (!e)
+        e = drop_content_disposition(&cd, "attachment", m.name);
+    if (!e)
+        e = buf_puts(&q, "response-content-disposition=");
+    if (!e)
+        e = drop_pct_encode(&q, buf_str(&cd));
+    if (!e)
+        e = s3_presign(&app->cfg.s3, "GET", buf_str(&key), buf_str(&q), NULL, 0,
+                       app->cfg.upload.download_expires, time(NULL), &url);
+    if (!e)
+        e = buf_printf(&hdr, "Location: %s\r\n", buf_str(&url));
+    if (e) {
+        http_reply_error(h, e, NULL, NULL);
+    } else {
+        static const char body[] = "{\"redirect\":true}\n";
+        http_reply(h, 302, "application/json", buf_str(&hdr), body, sizeof body - 1);
+    }
+    buf_free(&key);
+    buf_free(&cd);
+    buf_free(&q);
+    buf_free(&url);
+    buf_free(&hdr);
+}
+
+void handle_delete(struct app *app, struct http *h, struct s3_client *c, const char *id)
+{
+    const char *token = http_header(h, "X-Delete-Token");
+    struct drop_meta m;
+    if (!load(app, h, c, id, &m, 1))
+        return;
+    if (!token || !drop_token_matches(token, m.token_hash)) {
+        http_reply_error(h, SL_EFORBIDDEN, "the delete token does not match", NULL);
+        return;
+    }
+    struct buf key = BUF_INIT(4096);
+    struct s3_result r = {0};
+    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "drops", id);
+    if (!e)
+        e = s3_delete_object(c, buf_str(&key), &r);
+    s3_result_free(&r);
+    buf_free(&key);
+    if (e)
+        http_reply_error(h, e, NULL, NULL);
+    else
+        http_reply(h, 204, NULL, NULL, NULL, 0);
+}

@@ -1,0 +1,411 @@
+/* Uploads: PUT /api/drops/{filename} (raw body) and POST /api/drops (multipart/form-data).
+ *
+ * One upload is an explicit state machine:
+ *   accepted -> slot_taken -> s3_open -> streaming -> draining -> committing -> committed
+ * with rolling_back reachable from every state after slot_taken. Each side effect has its
+ * undo: the slot (released at the end, always), the pipe's multipart upload or staging object
+ * (pipe_cleanup), the committed copy (deleted if the commit did not finish). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "app.h"
+#include "drop.h"
+#include "json.h"
+#include "multipart.h"
+#include "pipe.h"
+#include "sigv4.h"
+
+#define READ_CHUNK (64 * 1024)
+#define FORM_OVERHEAD (1u << 20)   /* what a form may add around its file, at most */
+
+enum up_state {
+    UP_ACCEPTED, UP_SLOT_TAKEN, UP_S3_OPEN, UP_STREAMING, UP_DRAINING, UP_COMMITTING,
+    UP_COMMITTED, UP_ROLLING_BACK, UP_ROLLED_BACK,
+};
+
+static const char *const state_names[] = {
+    "accepted", "slot_taken", "s3_open", "streaming", "draining", "committing",
+    "committed", "rolling_back", "rolled_back",
+};
+
+struct upload {
+    struct app *app;
+    struct http *h;
+    struct s3_client *c;
+    enum up_state state;
+    int slot;                        /* -1: none held */
+    struct queue *q;
+    struct pipe *pipe;
+    int final_maybe_written;         /* a commit copy was attempted */
+    struct buf staging, final;
+    struct drop_meta meta;
+    char token[DROP_TOKEN_LEN + 1];
+    char client_type[128];           /* what the client said the content type was */
+    EVP_MD_CTX *sha;
+    uint64_t received;
+    uint64_t announced;              /* PIPE_SIZE_UNKNOWN for chunked bodies and forms */
+    /* forms */
+    int in_file;
+    int file_seen;
+};
+
+static void set_state(struct upload *u, enum up_state s)
+{
+    if (getenv("SLUICE_TRACE"))
+        fprintf(stderr, "sluice: upload %s: %s -> %s\n", u->meta.id, state_names[u->state],
+                state_names[s]);
+    u->state = s;
+}
+
+static int authorized(const struct app *app, const struct http *h)
+{
+    if (app->cfg.upload.anonymous)
+        return 1;
+    const char *a = http_header(h, "Authorization");
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return 0;
+    /* compare hashes, so the time taken says nothing about the tokens, not even their length */
+    char given[65];
+    sigv4_sha256_hex(a + 7, strlen(a + 7), given);
+    int ok = 0;
+    for (char **t = app->cfg.upload.tokens; t && *t; t++) {
+        char want[65];
+        sigv4_sha256_hex(*t, strlen(*t), want);
+        ok |= CRYPTO_memcmp(given, want, 64) == 0;
+    }
+    return ok;
+}
+
+/* Content-Length: SL_OK with *n, or PIPE_SIZE_UNKNOWN when absent/empty (chunked) */
+static enum sl_err content_length(const struct http *h, uint64_t *n)
+{
+    const char *cl = http_param(h, "CONTENT_LENGTH");
+    *n = PIPE_SIZE_UNKNOWN;
+    if (!cl || !*cl)
+        return SL_OK;
+    if (strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 19)
+        return SL_EBADREQ;
+    *n = strtoull(cl, NULL, 10);
+    return SL_OK;
+}
+
+/* body bytes of the file: hash, count, limit, queue (blocks while S3 is behind) */
+static enum sl_err take(struct upload *u, const void *p, size_t n)
+{
+    if (n == 0)
+        return SL_OK;
+    uint64_t max = u->app->cfg.upload.max_size;
+    if (max && u->received + n > max)
+        return SL_ETOOBIG;
+    if (u->announced != PIPE_SIZE_UNKNOWN && u->received + n > u->announced)
+        return SL_EUNPROCESSABLE;
+    EVP_DigestUpdate(u->sha, p, n);
+    u->received += n;
+    METRIC_ADD(u->app, bytes_in, n);
+    return queue_push(u->q, p, n);
+}
+
+static enum sl_err on_part_begin(void *ud, const struct mp_part *p)
+{
+    struct upload *u = ud;
+    if (strcmp(p->name, "file") != 0 || u->file_seen)
+        return SL_OK;   /* other fields are read past; only the first "file" part is kept */
+    u->in_file = 1;
+    u->file_seen = 1;
+    drop_sanitize_name(p->filename, strlen(p->filename), u->meta.name);
+    snprintf(u->client_type, sizeof u->client_type, "%s", p->content_type);
+    return SL_OK;
+}
+
+static enum sl_err on_part_data(void *ud, const void *d, size_t n)
+{
+    struct upload *u = ud;
+    return u->in_file ? take(u, d, n) : SL_OK;
+}
+
+static enum sl_err on_part_end(void *ud)
+{
+    struct upload *u = ud;
+    u->in_file = 0;
+    return SL_OK;
+}
+
+/* read the whole body: raw, or through the form parser */
+static enum sl_err produce(struct upload *u, struct mp_parser *mp)
+{
+    unsigned char *b = malloc(READ_CHUNK);
+    if (!b)
+        return SL_ENOMEM;
+    enum sl_err e = SL_OK;
+    for (;;) {
+        size_t got;
+        enum sl_err re = http_read(u->h, b, READ_CHUNK, &got);
+        if (got)
+            e = mp ? mp_feed(mp, b, got) : take(u, b, got);
+        if (e)
+            break;
+        if (re) {
+            e = re;
+            break;
+        }
+        if (got < READ_CHUNK)
+            break;   /* the end of the body */
+    }
+    free(b);
+    if (e)
+        return e;
+    if (mp) {
+        if ((e = mp_finish(mp)))
+            return e;
+        if (!u->file_seen)
+            return SL_EBADREQ;
+    } else if (u->announced != PIPE_SIZE_UNKNOWN && u->received != u->announced) {
+        return SL_ECLIENT_GONE;   /* fewer bytes than Content-Length: the body was cut */
+    }
+    return SL_OK;
+}
+
+static void iso8601(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static enum sl_err reply_created(struct upload *u)
+{
+    struct buf base = BUF_INIT(4096), j = BUF_INIT(16384), loc = BUF_INIT(4096);
+    enum sl_err e = app_base_url(u->app, u->h, &base);
+    char created[32];
+    iso8601(u->meta.created, created);
+    if (!e)
+        e = buf_printf(&j, "{\"id\":\"%s\",\"url\":", u->meta.id);
+    if (!e)
+        e = buf_printf(&loc, "%s/d/%s", buf_str(&base), u->meta.id);
+    if (!e)
+        e = json_str(&j, buf_str(&loc));
+    if (!e)
+        e = buf_puts(&j, ",\"download_url\":");
+    if (!e) {
+        buf_puts(&loc, "/download");
+        e = json_str(&j, buf_str(&loc));
+    }
+    if (!e)
+        e = buf_puts(&j, ",\"thumbnail_url\":null,\"name\":");
+    if (!e)
+        e = json_str(&j, u->meta.name);
+    if (!e)
+        e = buf_printf(&j, ",\"size\":%llu,\"content_type\":", (unsigned long long)u->meta.size);
+    if (!e)
+        e = json_str(&j, u->meta.content_type);
+    if (!e)
+        e = buf_printf(&j, ",\"sha256\":\"%s\",\"delete_token\":\"%s\",\"created_at\":\"%s\"}\n",
+                       u->meta.sha256, u->token, created);
+    if (!e) {
+        struct buf hdr = BUF_INIT(4096);
+        buf_printf(&hdr, "Location: %s/d/%s\r\n", buf_str(&base), u->meta.id);
+        http_reply_json(u->h, 201, &j, buf_str(&hdr));
+        buf_free(&hdr);
+    }
+    buf_free(&base);
+    buf_free(&j);
+    buf_free(&loc);
+    return e;
+}
+
+/* the commit: a server-side copy that attaches the drop's metadata; the drop appears here */
+static enum sl_err commit(struct upload *u)
+{
+    unsigned char d[32];
+    unsigned int l;
+    EVP_DigestFinal_ex(u->sha, d, &l);
+    sigv4_hex(d, 32, u->meta.sha256);
+    u->meta.size = u->received;
+    drop_content_type(u->client_type, u->meta.name, u->meta.content_type);
+    drop_token_hash(u->token, u->meta.token_hash);
+    struct s3_kv kv[DROP_META_KV];
+    struct buf scratch = BUF_INIT(8192);
+    enum sl_err e = drop_meta_to_kv(&u->meta, kv, &scratch);
+    if (!e) {
+        struct s3_put_opts o = {.content_type = u->meta.content_type, .meta = kv,
+                                .n_meta = DROP_META_KV};
+        struct s3_result r = {0};
+        u->final_maybe_written = 1;
+        e = s3_copy_object(u->c, buf_str(&u->staging), buf_str(&u->final), &o, &r);
+        s3_result_free(&r);
+    }
+    buf_free(&scratch);
+    return e;
+}
+
+static void rollback(struct upload *u, enum sl_err why)
+{
+    set_state(u, UP_ROLLING_BACK);
+    if (u->pipe)
+        pipe_cleanup(u->pipe);
+    if (u->final_maybe_written) {
+        struct s3_result r = {0};
+        s3_delete_object(u->c, buf_str(&u->final), &r);
+        s3_result_free(&r);
+    }
+    METRIC_ADD(u->app, rolled_back[why < SL_ERR_COUNT ? why : SL_EINTERNAL], 1);
+    set_state(u, UP_ROLLED_BACK);
+}
+
+static void set_idle_timeout(struct http *h, long seconds)
+{
+    struct timeval tv = {seconds, 0};
+    setsockopt(http_fd(h), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+static void run_upload(struct app *app, struct http *h, struct s3_client *c, struct upload *u,
+                       const char *boundary)
+{
+    const struct upload_config *uc = &app->cfg.upload;
+    enum sl_err e = SL_OK;
+    struct mp_parser *mp = NULL;
+    const struct mp_callbacks cbs = {on_part_begin, on_part_data, on_part_end};
+
+    if ((e = slots_take(app->slots, &u->slot))) {
+        http_reply_error(h, e, NULL, "Retry-After: 2\r\n");
+        return;
+    }
+    set_state(u, UP_SLOT_TAKEN);
+    METRIC_ADD(app, uploads_started, 1);
+    u->sha = EVP_MD_CTX_new();
+    if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
+        e = SL_ENOMEM;
+    if (!e)
+        e = drop_new_id(u->meta.id);
+    if (!e)
+        e = drop_new_token(u->token);
+    if (!e)
+        e = drop_key(&u->staging, app->cfg.s3.prefix, "incoming", u->meta.id);
+    if (!e)
+        e = drop_key(&u->final, app->cfg.s3.prefix, "drops", u->meta.id);
+    if (!e && boundary)
+        e = mp_new(boundary, &cbs, u, &mp);
+    if (!e)
+        e = queue_new((size_t)uc->buffer_cap, &u->q);
+    u->meta.created = time(NULL);
+    if (!e) {
+        struct pipe_opts po = {.key = buf_str(&u->staging), .size = u->announced,
+                               .part_size = uc->part_size};
+        e = pipe_start(c, u->q, &po, &u->pipe);
+    }
+    if (!e) {
+        set_state(u, UP_S3_OPEN);
+        set_idle_timeout(h, uc->idle_timeout);
+        set_state(u, UP_STREAMING);
+        enum sl_err pe = produce(u, mp);
+        if (pe)
+            queue_abort(u->q, pe);
+        else
+            queue_close(u->q);
+        set_state(u, UP_DRAINING);
+        struct pipe_stats st;
+        enum sl_err we = pipe_wait(u->pipe, &st);
+        METRIC_ADD(app, bytes_out, st.bytes);
+        struct queue_stats qs;
+        queue_get_stats(u->q, &qs);
+        metrics_max(&app->m.queue_high_water, qs.high_water);
+        /* the producer's reason is the first cause, unless it only relayed the pipe's */
+        e = pe ? pe : we;
+    }
+    if (!e) {
+        set_state(u, UP_COMMITTING);
+        e = commit(u);
+    }
+    if (!e) {
+        set_state(u, UP_COMMITTED);
+        METRIC_ADD(app, uploads_committed, 1);
+        pipe_cleanup(u->pipe);   /* the staging copy; a failure here is the janitor's */
+        reply_created(u);
+    } else {
+        rollback(u, e);
+        if (e != SL_ECLIENT_GONE)
+            http_reply_error(h, e, NULL, NULL);
+    }
+    mp_free(mp);
+}
+
+static void upload(struct app *app, struct http *h, struct s3_client *c, const char *name,
+                   size_t name_len, int form)
+{
+    struct upload u;
+    memset(&u, 0, sizeof u);
+    u.app = app;
+    u.h = h;
+    u.c = c;
+    u.slot = -1;
+    buf_init(&u.staging, 4096);
+    buf_init(&u.final, 4096);
+    const struct upload_config *uc = &app->cfg.upload;
+    char boundary[MP_BOUNDARY_MAX + 1];
+    uint64_t cl;
+
+    if (!authorized(app, h)) {
+        http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
+        goto done;
+    }
+    if (content_length(h, &cl)) {
+        http_reply_error(h, SL_EBADREQ, "bad Content-Length", NULL);
+        goto done;
+    }
+    if (form) {
+        if (mp_boundary(http_header(h, "Content-Type"), boundary)) {
+            http_reply_error(h, SL_EBADREQ,
+                             "expected multipart/form-data with a boundary and a 'file' part",
+                             NULL);
+            goto done;
+        }
+        if (uc->max_size && cl != PIPE_SIZE_UNKNOWN && cl > uc->max_size + FORM_OVERHEAD) {
+            http_reply_error(h, SL_ETOOBIG, NULL, NULL);
+            goto done;
+        }
+        u.announced = PIPE_SIZE_UNKNOWN;   /* the file's size is known only at its end */
+    } else {
+        if (uc->max_size && cl != PIPE_SIZE_UNKNOWN && cl > uc->max_size) {
+            http_reply_error(h, SL_ETOOBIG, NULL, NULL);   /* before reading a byte */
+            goto done;
+        }
+        u.announced = cl;
+        struct buf dec = BUF_INIT(4096);
+        if (drop_pct_decode(&dec, name, name_len)) {
+            buf_free(&dec);
+            http_reply_error(h, SL_EBADREQ, "the filename is not valid percent-encoding", NULL);
+            goto done;
+        }
+        drop_sanitize_name(dec.data, dec.len, u.meta.name);
+        buf_free(&dec);
+        const char *ct = http_header(h, "Content-Type");
+        snprintf(u.client_type, sizeof u.client_type, "%s", ct ? ct : "");
+    }
+    run_upload(app, h, c, &u, form ? boundary : NULL);
+done:
+    slots_release(u.slot);
+    pipe_free(u.pipe);
+    queue_free(u.q);
+    EVP_MD_CTX_free(u.sha);
+    buf_free(&u.staging);
+    buf_free(&u.final);
+    OPENSSL_cleanse(u.token, sizeof u.token);
+}
+
+void handle_upload_raw(struct app *app, struct http *h, struct s3_client *c, const char *name_enc)
+{
+    upload(app, h, c, name_enc, strlen(name_enc), 0);
+}
+
+void handle_upload_form(struct app *app, struct http *h, struct s3_client *c)
+{
+    upload(app, h, c, "", 0, 1);
+}

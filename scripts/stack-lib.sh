@@ -1,0 +1,125 @@
+# Functions to run sluice's stack on loopback: workers under spawn-fcgi, nginx and lighttpd
+# with the example configs. Sourced by scripts/stack.sh (`make run`) and the integration tests.
+# Every process started here writes a pid file in its folder; stack_stop ends them by pid.
+
+STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SLUICE_BUILD=${BUILD:-build}
+case "$SLUICE_BUILD" in /*) ;; *) SLUICE_BUILD=$STACK_ROOT/$SLUICE_BUILD ;; esac
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL [SECONDS]: poll until the URL answers at all
+wait_http() {
+    local url=$1 deadline=$((SECONDS + ${2:-10}))
+    while [ $SECONDS -lt $deadline ]; do
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    echo "stack: $url did not answer" >&2
+    return 1
+}
+
+# stack_write_conf DIR: sluice.conf for the S3 server in the environment (AWS_ENDPOINT_URL,
+# S3_BUCKET, credentials). Knobs: SLUICE_TOKEN SLUICE_SLOTS SLUICE_BUFFER_CAP SLUICE_PART_SIZE
+# SLUICE_IDLE SLUICE_MAX_SIZE SLUICE_THREADS SLUICE_STALL SLUICE_PREFIX SLUICE_PUBLIC_URL
+stack_write_conf() {
+    local d=$1
+    mkdir -p "$d/slots"
+    cat > "$d/sluice.conf" <<CONF
+[s3]
+endpoint = $AWS_ENDPOINT_URL
+bucket = $S3_BUCKET
+region = ${AWS_DEFAULT_REGION:-us-east-1}
+prefix = ${SLUICE_PREFIX:-sluice/}
+stall_timeout = ${SLUICE_STALL:-30s}
+[upload]
+token = ${SLUICE_TOKEN:-test-token}
+slots = ${SLUICE_SLOTS:-4}
+slot_dir = $d/slots
+buffer_cap = ${SLUICE_BUFFER_CAP:-16M}
+part_size = ${SLUICE_PART_SIZE:-8M}
+idle_timeout = ${SLUICE_IDLE:-30s}
+max_size = ${SLUICE_MAX_SIZE:-5G}
+${SLUICE_PUBLIC_URL:+public_url = $SLUICE_PUBLIC_URL}
+[server]
+threads = ${SLUICE_THREADS:-8}
+CONF
+}
+
+# stack_start_workers DIR [PROCESSES]: sluice-fcgi under spawn-fcgi on DIR/fcgi.sock
+stack_start_workers() {
+    local d=$1 n=${2:-1}
+    rm -f "$d/fcgi.sock"
+    spawn-fcgi -s "$d/fcgi.sock" -M 0600 -F "$n" -P "$d/workers.pid" -- \
+        "$SLUICE_BUILD/sluice-fcgi" -c "$d/sluice.conf" >>"$d/workers.log" 2>&1 || {
+        echo "stack: spawn-fcgi failed:" >&2; cat "$d/workers.log" >&2; return 1; }
+    local deadline=$((SECONDS + 10))
+    until [ -S "$d/fcgi.sock" ]; do
+        [ $SECONDS -lt $deadline ] || { echo "stack: no worker socket" >&2; return 1; }
+        sleep 0.05
+    done
+}
+
+# stack_start_nginx DIR PORT: nginx with examples/nginx/sluice.conf
+stack_start_nginx() {
+    local d=$1 port=$2
+    mkdir -p "$d/nginx/tmp" "$d/web"
+    sed -e "s#listen 127.0.0.1:8080;#listen 127.0.0.1:$port;#" \
+        -e "s#unix:/run/sluice/fcgi.sock#unix:$d/fcgi.sock#" \
+        -e "s#root /usr/share/sluice/web;#root $d/web;#" \
+        "$STACK_ROOT/examples/nginx/sluice.conf" > "$d/nginx/sluice.conf"
+    cat > "$d/nginx/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+pid $d/nginx/nginx.pid;
+error_log $d/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log $d/nginx/access.log;
+    client_body_temp_path $d/nginx/tmp/body;
+    fastcgi_temp_path $d/nginx/tmp/fastcgi;
+    proxy_temp_path $d/nginx/tmp/proxy;
+    uwsgi_temp_path $d/nginx/tmp/uwsgi;
+    scgi_temp_path $d/nginx/tmp/scgi;
+    include $d/nginx/sluice.conf;
+}
+CONF
+    nginx -c "$d/nginx/nginx.conf" -p "$d/nginx" -e "$d/nginx/error.log" || return 1
+    wait_http "http://127.0.0.1:$port/healthz"
+}
+
+# stack_start_lighttpd DIR PORT: lighttpd with examples/lighttpd/sluice.conf
+stack_start_lighttpd() {
+    local d=$1 port=$2
+    mkdir -p "$d/lighttpd/upload" "$d/web"
+    sed -e "s#^server.port = 8081#server.port = $port#" \
+        -e "s#/run/sluice/fcgi.sock#$d/fcgi.sock#g" \
+        -e "s#/usr/share/sluice/web#$d/web#" \
+        -e "s#/var/tmp/lighttpd-upload#$d/lighttpd/upload#" \
+        "$STACK_ROOT/examples/lighttpd/sluice.conf" > "$d/lighttpd/sluice.conf"
+    cat > "$d/lighttpd/lighttpd.conf" <<CONF
+server.pid-file = "$d/lighttpd/lighttpd.pid"
+server.errorlog = "$d/lighttpd/error.log"
+include "$d/lighttpd/sluice.conf"
+CONF
+    lighttpd -f "$d/lighttpd/lighttpd.conf" || return 1
+    wait_http "http://127.0.0.1:$port/healthz"
+}
+
+# stack_stop DIR: TERM every process with a pid file under DIR, KILL what is left after 10 s
+stack_stop() {
+    local d=$1 f pid i pids=()
+    for f in "$d"/workers.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
+        [ -f "$f" ] || continue
+        while read -r pid; do
+            [ -n "$pid" ] && kill "$pid" 2>/dev/null && pids+=("$pid")
+        done < "$f"
+        rm -f "$f"
+    done
+    for pid in "${pids[@]}"; do
+        for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+}
