@@ -109,6 +109,11 @@ void http_reply_error(struct http *h, enum sl_err e, const char *message, const 
     buf_free(&b);
 }
 
+void http_flush(struct http *h)
+{
+    FCGX_FFlush(h->fr->out);
+}
+
 enum sl_err http_html_escape(struct buf *out, const char *s)
 {
     for (; *s; s++) {

@@ -44,6 +44,9 @@ void http_reply_json(struct http *h, int status, const struct buf *json, const c
  * code's own. */
 void http_reply_error(struct http *h, enum sl_err e, const char *message, const char *extra);
 
+/* Push what was written so far to the front server now (before slow clean-up work). */
+void http_flush(struct http *h);
+
 /* HTML-escape s into out (& < > " '). */
 enum sl_err http_html_escape(struct buf *out, const char *s);
 

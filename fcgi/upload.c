@@ -246,9 +246,15 @@ static enum sl_err commit(struct upload *u)
     return e;
 }
 
+/* The client hears first, then the undo runs: a rollback may have to wait for S3 (it may be
+ * the reason we are here), and the client should not. The slot stays held until it is done. */
 static void rollback(struct upload *u, enum sl_err why)
 {
     set_state(u, UP_ROLLING_BACK);
+    if (why != SL_ECLIENT_GONE) {
+        http_reply_error(u->h, why, NULL, NULL);
+        http_flush(u->h);
+    }
     if (u->pipe)
         pipe_cleanup(u->pipe);
     if (u->final_maybe_written) {
@@ -331,8 +337,6 @@ static void run_upload(struct app *app, struct http *h, struct s3_client *c, str
         reply_created(u);
     } else {
         rollback(u, e);
-        if (e != SL_ECLIENT_GONE)
-            http_reply_error(h, e, NULL, NULL);
     }
     mp_free(mp);
 }

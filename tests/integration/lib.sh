@@ -13,3 +13,24 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 # Debian's own awscli, an S3 client independent of ours (pyenv's `aws` may shadow it on PATH)
 AWS=/usr/bin/aws
 aws_s3() { "$AWS" --endpoint-url "$AWS_ENDPOINT_URL" --region "${AWS_DEFAULT_REGION:-us-east-1}" "$@"; }
+# jget FIELD: a field of the JSON document on stdin ("" if absent or not JSON)
+jget() { python3 -c 'import json,sys
+try: v=json.load(sys.stdin).get(sys.argv[1])
+except Exception: v=None
+print("" if v is None else v)' "$1"; }
+# make_file PATH BYTES: deterministic pseudo-random content, fast even for 1 GiB
+make_file() {
+    if [ "$2" -eq 0 ]; then : > "$1"; return; fi
+    openssl enc -aes-128-ctr -nosalt -pass "pass:$2" -in /dev/zero 2>/dev/null | head -c "$2" > "$1"
+}
+# metric NAME BASE_URL: the value of an unlabelled metric from /metrics
+metric() { curl -sS "$2/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+# wait_for DESC SECONDS CMD...: poll CMD until it succeeds (never a bare sleep)
+wait_for() {
+    local desc=$1 deadline=$((SECONDS + $2)); shift 2
+    until "$@"; do
+        if [ $SECONDS -ge $deadline ]; then bad "$desc" "timed out"; return 1; fi
+        sleep 0.1
+    done
+    ok "$desc"
+}
