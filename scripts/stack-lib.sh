@@ -34,6 +34,8 @@ bucket = $S3_BUCKET
 region = ${AWS_DEFAULT_REGION:-us-east-1}
 prefix = ${SLUICE_PREFIX:-sluice/}
 stall_timeout = ${SLUICE_STALL:-30s}
+max_retries = ${SLUICE_RETRIES:-4}
+retry_base_ms = ${SLUICE_RETRY_BASE_MS:-100}
 [upload]
 token = ${SLUICE_TOKEN:-test-token}
 slots = ${SLUICE_SLOTS:-4}
@@ -45,6 +47,8 @@ max_size = ${SLUICE_MAX_SIZE:-5G}
 ${SLUICE_PUBLIC_URL:+public_url = $SLUICE_PUBLIC_URL}
 [server]
 threads = ${SLUICE_THREADS:-8}
+[janitor]
+max_age = ${SLUICE_JANITOR_AGE:-24h}
 CONF
 }
 
