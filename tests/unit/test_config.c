@@ -34,6 +34,7 @@ static void test_full_file(void **state)
         "token = a, b\n"
         "token = c\n"
         "idle_timeout = 45\n"
+        "slot_dir = /run/sluice/slots\n"
         "[janitor]\n"
         "max_age = 6h\n";
     struct sluice_config c;
@@ -171,13 +172,26 @@ static void test_validate(void **state)
         config_free(&c);
         buf_free(&why);
     }
-    struct sluice_config c;
-    config_defaults(&c);
-    struct buf why = BUF_INIT(1024);
-    assert_int_equal(config_validate_upload(&c, &why), SL_ECONFIG);
-    assert_non_null(strstr(buf_str(&why), "uploads need a token"));
-    config_free(&c);
-    buf_free(&why);
+    static const struct { const char *text, *why; } up[] = {
+        {"[upload]\nslot_dir=/x\n",
+         "uploads need a token: add 'token = ...' to [upload] or set 'anonymous = true'"},
+        {"[upload]\nanonymous=yes\nslot_dir=/x\nmax_size=6G\n",
+         "upload.max_size must be between 1 byte and 5G"},
+        {"[upload]\nanonymous=yes\nslot_dir=/x\nslots=16\n[server]\nthreads=16\n",
+         "upload.slots (16) must be below server.threads (16), so pages and 503 answers are "
+         "served while every slot is busy"},
+        {"[upload]\nanonymous=yes\n", "upload.slot_dir is not set (e.g. /run/sluice/slots)"},
+    };
+    for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+        struct sluice_config c;
+        config_defaults(&c);
+        struct buf why = BUF_INIT(1024);
+        assert_int_equal(config_parse(&c, "t", up[i].text, &why), SL_OK);
+        assert_int_equal(config_validate_upload(&c, &why), SL_ECONFIG);
+        assert_string_equal(buf_str(&why), up[i].why);
+        config_free(&c);
+        buf_free(&why);
+    }
 }
 
 static void test_load_missing_file(void **state)
