@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct queue {
     pthread_mutex_t mu;
@@ -25,8 +26,10 @@ enum sl_err queue_new(size_t capacity, struct queue **out)
     struct queue *q = calloc(1, sizeof *q);
     if (!q)
         return SL_ENOMEM;
-    q->ring = malloc(capacity);
-    if (!q->ring) {
+    /* its own mapping: pages are touched only as the queue fills, and munmap hands them all
+     * back when the upload ends (malloc would keep a freed 16 MiB block in the heap) */
+    q->ring = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q->ring == MAP_FAILED) {
         free(q);
         return SL_ENOMEM;
     }
@@ -46,7 +49,7 @@ void queue_free(struct queue *q)
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->can_push);
     pthread_cond_destroy(&q->can_pop);
-    free(q->ring);
+    munmap(q->ring, q->cap);
     free(q);
 }
 

@@ -138,14 +138,22 @@ static const char usage[] =
     "usage: sluice-fcgi [-c CONFIG] [-s SOCKET] [-t THREADS]\n"
     "  -c CONFIG   sluice.conf (default $SLUICE_CONFIG, else /etc/sluice/sluice.conf)\n"
     "  -s SOCKET   listen on a unix socket path or [host]:port; without it, fd 0 (spawn-fcgi)\n"
-    "  -t THREADS  request threads (default: server.threads)\n";
+    "  -t THREADS  request threads (default: server.threads)\n"
+    "  -l LOGFILE  append log lines here instead of stderr (spawn-fcgi sends stderr to /dev/null)\n";
 
 int main(int argc, char **argv)
 {
     const char *cfgpath = getenv("SLUICE_CONFIG"), *sock = NULL;
     int threads = 0, ch;
-    while ((ch = getopt(argc, argv, "c:s:t:h")) != -1) {
+    while ((ch = getopt(argc, argv, "c:s:t:l:h")) != -1) {
         switch (ch) {
+        case 'l':
+            if (!freopen(optarg, "a", stderr)) {
+                perror(optarg);
+                return 1;
+            }
+            setvbuf(stderr, NULL, _IOLBF, 0);
+            break;
         case 'c': cfgpath = optarg; break;
         case 's': sock = optarg; break;
         case 't': threads = atoi(optarg); break;

@@ -59,9 +59,12 @@ struct upload {
 
 static void set_state(struct upload *u, enum up_state s)
 {
-    if (getenv("SLUICE_TRACE"))
-        fprintf(stderr, "sluice: upload %s: %s -> %s\n", u->meta.id, state_names[u->state],
-                state_names[s]);
+    if (getenv("SLUICE_TRACE")) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        fprintf(stderr, "sluice: %ld.%03ld upload %s: %s -> %s\n", (long)ts.tv_sec,
+                ts.tv_nsec / 1000000, u->meta.id, state_names[u->state], state_names[s]);
+    }
     u->state = s;
 }
 
@@ -333,8 +336,9 @@ static void run_upload(struct app *app, struct http *h, struct s3_client *c, str
     if (!e) {
         set_state(u, UP_COMMITTED);
         METRIC_ADD(app, uploads_committed, 1);
-        pipe_cleanup(u->pipe);   /* the staging copy; a failure here is the janitor's */
         reply_created(u);
+        http_flush(h);
+        pipe_cleanup(u->pipe);   /* the staging copy, after the reply; a failure is the janitor's */
     } else {
         rollback(u, e);
     }

@@ -57,7 +57,7 @@ stack_start_workers() {
     local d=$1 n=${2:-1}
     rm -f "$d/fcgi.sock"
     spawn-fcgi -s "$d/fcgi.sock" -M 0600 -F "$n" -P "$d/workers.pid" -- \
-        "$SLUICE_BUILD/sluice-fcgi" -c "$d/sluice.conf" >>"$d/workers.log" 2>&1 || {
+        "$SLUICE_BUILD/sluice-fcgi" -c "$d/sluice.conf" -l "$d/worker.log" >>"$d/workers.log" 2>&1 || {
         echo "stack: spawn-fcgi failed:" >&2; cat "$d/workers.log" >&2; return 1; }
     local deadline=$((SECONDS + 10))
     until [ -S "$d/fcgi.sock" ]; do
