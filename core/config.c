@@ -427,9 +427,8 @@ enum sl_err config_validate(const struct sluice_config *c, struct buf *why)
 
 enum sl_err config_validate_upload(const struct sluice_config *c, struct buf *why)
 {
-    if (c->upload.max_size == 0 || c->upload.max_size > (5ull << 30)) {
-        /* a drop is committed by one server-side copy, which S3 allows up to 5 GiB */
-        buf_puts(why, "upload.max_size must be between 1 byte and 5G");
+    if (c->upload.max_size == 0) {
+        buf_puts(why, "upload.max_size must be at least 1 byte");
         return SL_ECONFIG;
     }
     if (c->upload.slots >= c->server.threads) {

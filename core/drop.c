@@ -240,8 +240,8 @@ enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
     return e;
 }
 
-enum sl_err drop_meta_to_kv(const struct drop_meta *m, struct s3_kv kv[DROP_META_KV],
-                            struct buf *scratch)
+enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
+                            struct s3_kv kv[DROP_META_KV], size_t *n, struct buf *scratch)
 {
     buf_reset(scratch);
     /* every value is written first, then pointed at: scratch may move while it grows */
@@ -253,21 +253,22 @@ enum sl_err drop_meta_to_kv(const struct drop_meta *m, struct s3_kv kv[DROP_META
         e = buf_putc(scratch, '\0');
     at[1] = scratch->len;
     if (!e)
-        e = buf_printf(scratch, "%llu%c", (unsigned long long)m->size, '\0');
+        e = buf_printf(scratch, "%s%c", m->token_hash, '\0');
     at[2] = scratch->len;
     if (!e)
-        e = buf_printf(scratch, "%s%c", m->sha256, '\0');
+        e = buf_printf(scratch, "%lld%c", (long long)m->created, '\0');
     at[3] = scratch->len;
     if (!e)
-        e = buf_printf(scratch, "%s%c", m->token_hash, '\0');
+        e = buf_printf(scratch, "%llu%c", (unsigned long long)m->size, '\0');
     at[4] = scratch->len;
     if (!e)
-        e = buf_printf(scratch, "%lld%c", (long long)m->created, '\0');
+        e = buf_printf(scratch, "%s%c", m->sha256, '\0');
     if (e)
         return e;
-    static const char *const names[DROP_META_KV] = {"name", "size", "sha256", "token-hash",
-                                                    "created"};
-    for (int i = 0; i < DROP_META_KV; i++) {
+    static const char *const names[DROP_META_KV] = {"name", "token-hash", "created", "size",
+                                                    "sha256"};
+    *n = start_only ? DROP_META_START : DROP_META_KV;
+    for (size_t i = 0; i < *n; i++) {
         kv[i].name = (char *)names[i];
         kv[i].value = scratch->data + at[i];
     }
@@ -303,7 +304,10 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
     strcpy(m->sha256, sha);
     strcpy(m->token_hash, th);
     m->created = (time_t)strtoll(created, NULL, 10);
-    m->size = r->content_length;
+    const char *size = s3_result_meta(r, "size");
+    if (!size || !*size || strspn(size, "0123456789") != strlen(size))
+        return SL_EBADREQ;
+    m->size = strtoull(size, NULL, 10);
     drop_content_type(r->content_type, NULL, m->content_type);
     return SL_OK;
 }

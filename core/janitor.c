@@ -56,34 +56,54 @@ enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, t
     }
     s3_uploads_free(u, n);
 
-    struct buf staging = BUF_INIT(4096);
+    struct buf reserved = BUF_INIT(4096), key = BUF_INIT(4096);
     struct s3_object *o = NULL;
-    e = buf_printf(&staging, "%sincoming/", prefix);
+    e = buf_printf(&reserved, "%sreserved/", prefix);
     if (!e)
-        e = s3_list_objects(c, buf_str(&staging), &o, &n, &r);
+        e = s3_list_objects(c, buf_str(&reserved), &o, &n, &r);
     if (e) {
-        say(log, ud, "cannot list staging objects: %s", sl_err_str(e));
+        say(log, ud, "cannot list reservations: %s", sl_err_str(e));
         n = 0;
     }
     for (size_t i = 0; i < n; i++) {
         long age = (long)(now - o[i].last_modified);
-        if (age < max_age)
+        const char *id = o[i].key + reserved.len;
+        if (age < max_age || strchr(id, '/'))
             continue;
         if (dry_run) {
-            say(log, ud, "would delete staging object %s (age %ld s)", o[i].key, age);
+            say(log, ud, "would clean up reservation %s (age %ld s)", id, age);
             continue;
         }
-        enum sl_err d = s3_delete_object(c, o[i].key, &r);
+        /* committed (the record exists)? then only the marker is left over */
+        buf_reset(&key);
+        buf_printf(&key, "%smeta/%s", prefix, id);
+        enum sl_err h = s3_head_object(c, buf_str(&key), &r);
+        enum sl_err d = SL_OK;
+        if (h == SL_ES3_NOTFOUND) {
+            buf_reset(&key);
+            buf_printf(&key, "%sdrops/%s", prefix, id);
+            d = s3_delete_object(c, buf_str(&key), &r);
+            if (!d || d == SL_ES3_NOTFOUND) {
+                d = SL_OK;
+                rep->orphans_deleted++;
+                say(log, ud, "deleted the bytes of uncommitted upload %s (age %ld s)", id, age);
+            }
+        } else if (h) {
+            d = h;
+        }
+        if (!d)
+            d = s3_delete_object(c, o[i].key, &r);
         if (d && d != SL_ES3_NOTFOUND) {
-            say(log, ud, "failed to delete %s: %s", o[i].key, sl_err_str(d));
+            say(log, ud, "failed to clean up reservation %s: %s", id, sl_err_str(d));
             rep->failed++;
         } else {
-            say(log, ud, "deleted staging object %s (age %ld s)", o[i].key, age);
-            rep->staging_deleted++;
+            rep->markers_removed++;
+            say(log, ud, "removed reservation %s (age %ld s)", id, age);
         }
     }
     s3_objects_free(o, n);
-    buf_free(&staging);
+    buf_free(&key);
+    buf_free(&reserved);
     s3_result_free(&r);
     return e;
 }

@@ -1,6 +1,7 @@
-/* janitor: removes what interrupted uploads left in S3 under sluice's prefix — multipart
- * uploads older than max_age (a worker killed mid-upload leaves one) and staging objects under
- * <prefix>incoming/ older than max_age (a worker killed between upload and commit). Run by
+/* janitor: removes what interrupted uploads left in S3 under sluice's prefix (layout in
+ * drop.h) — multipart uploads older than max_age (a worker killed mid-upload leaves one), and
+ * reservation markers older than max_age: for each, the bytes are deleted unless the drop's
+ * record exists (the upload committed and only the marker's removal was lost). Run by
  * `sluicectl janitor` and by each worker at start-up. */
 #ifndef SLUICE_JANITOR_H
 #define SLUICE_JANITOR_H
@@ -14,7 +15,8 @@
 struct janitor_report {
     size_t uploads_seen;       /* in progress under the prefix */
     size_t uploads_aborted;
-    size_t staging_deleted;
+    size_t markers_removed;    /* stale reservation markers */
+    size_t orphans_deleted;    /* bytes whose upload never committed */
     size_t failed;
 };
 

@@ -24,7 +24,7 @@
 #define LIST_MAX_ENTRIES 1000000    /* a sanity bound on what a listing may return in total */
 
 const char *const s3_op_names[S3_OP_COUNT] = {
-    "PutObject", "GetObject", "HeadObject", "DeleteObject", "CopyObject",
+    "PutObject", "GetObject", "HeadObject", "DeleteObject",
     "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload",
     "List", "Other",
 };
@@ -544,7 +544,7 @@ static enum sl_err attempt(struct s3_client *c, const struct req *rq, struct s3_
         eb = &x->errbody;
     else if (rq->resp && strcmp(rq->method, "GET") != 0 && rq->resp->len &&
              memmem(rq->resp->data, rq->resp->len, "<Error>", 7))
-        eb = rq->resp;   /* Complete and CopyObject may fail inside a 200 */
+        eb = rq->resp;   /* CompleteMultipartUpload may fail inside a 200 */
     if (eb) {
         struct buf t = BUF_INIT(ERRBODY_MAX);
         if (xml_get(eb->data, eb->len, "Code", &t) == SL_OK)
@@ -619,7 +619,7 @@ static enum sl_err perform(struct s3_client *c, const struct req *rq, struct s3_
 
 /* the headers a PUT or CreateMultipartUpload sends for its options */
 struct hdrs {
-    struct s3_kv kv[5 + MAX_META];
+    struct s3_kv kv[3 + MAX_META];
     char *owned[MAX_META];
     size_t n, n_owned;
 };
@@ -677,36 +677,6 @@ enum sl_err s3_get_object(struct s3_client *c, const char *key, const char *rang
     struct req rq = {.op = S3_OP_GET, .method = "GET", .key = key, .headers = h, .n_headers = range ? 1 : 0,
                      .sink = w, .sink_ud = ud, .streams = 1};
     return perform(c, &rq, r);
-}
-
-enum sl_err s3_copy_object(struct s3_client *c, const char *src_key, const char *key,
-                           const struct s3_put_opts *o, struct s3_result *r)
-{
-    struct hdrs h;
-    enum sl_err e = put_opts_headers(o, &h);
-    if (e)
-        return e;
-    struct buf src = BUF_INIT(URL_MAX), resp = BUF_INIT(ERRBODY_MAX);
-    e = buf_putc(&src, '/');
-    if (!e)
-        e = sigv4_uri_encode(&src, c->cfg->bucket, strlen(c->cfg->bucket), 0);
-    if (!e)
-        e = buf_putc(&src, '/');
-    if (!e)
-        e = sigv4_uri_encode(&src, src_key, strlen(src_key), 1);
-    if (!e && h.n + 2 > sizeof h.kv / sizeof h.kv[0])
-        e = SL_EBADREQ;
-    if (!e) {
-        h.kv[h.n++] = (struct s3_kv){"x-amz-copy-source", src.data};
-        h.kv[h.n++] = (struct s3_kv){"x-amz-metadata-directive", "REPLACE"};
-        struct req rq = {.op = S3_OP_COPY, .method = "PUT", .key = key, .headers = h.kv, .n_headers = h.n,
-                         .resp = &resp};
-        e = perform(c, &rq, r);
-    }
-    hdrs_free(&h);
-    buf_free(&src);
-    buf_free(&resp);
-    return e;
 }
 
 enum sl_err s3_head_object(struct s3_client *c, const char *key, struct s3_result *r)

@@ -121,10 +121,6 @@ enum sl_err s3_put_object(struct s3_client *c, const char *key, const struct s3_
 enum sl_err s3_get_object(struct s3_client *c, const char *key, const char *range,
                           s3_write_fn w, void *ud, struct s3_result *r);
 enum sl_err s3_head_object(struct s3_client *c, const char *key, struct s3_result *r);
-/* Server-side copy of src_key to key in the same bucket with new metadata (REPLACE).
- * Sources up to 5 GiB (S3's limit for a single copy). */
-enum sl_err s3_copy_object(struct s3_client *c, const char *src_key, const char *key,
-                           const struct s3_put_opts *o, struct s3_result *r);
 enum sl_err s3_delete_object(struct s3_client *c, const char *key, struct s3_result *r);
 
 /* *upload_id is malloc'ed; the caller frees it. */
@@ -156,7 +152,7 @@ enum sl_err s3_head_bucket(struct s3_client *c, struct s3_result *r);
 /* ---- process-wide request statistics, for /metrics ---- */
 
 enum s3_op {
-    S3_OP_PUT, S3_OP_GET, S3_OP_HEAD, S3_OP_DELETE, S3_OP_COPY, S3_OP_MPU_CREATE,
+    S3_OP_PUT, S3_OP_GET, S3_OP_HEAD, S3_OP_DELETE, S3_OP_MPU_CREATE,
     S3_OP_MPU_PART, S3_OP_MPU_COMPLETE, S3_OP_MPU_ABORT, S3_OP_LIST, S3_OP_OTHER, S3_OP_COUNT
 };
 #define S3_LATENCY_BUCKETS 11   /* upper bounds in s3_latency_bounds_ms, the last is +Inf */

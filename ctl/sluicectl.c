@@ -272,8 +272,9 @@ static int cmd_janitor(struct sluice_config *c, int argc, char **argv)
     struct janitor_report rep;
     enum sl_err e = janitor_run(cl, c->s3.prefix, o.older_than, time(NULL), o.dry_run,
                                 print_line, NULL, &rep);
-    printf("janitor: %zu in progress under '%s', %zu aborted, %zu staging deleted, %zu failed\n",
-           rep.uploads_seen, c->s3.prefix, rep.uploads_aborted, rep.staging_deleted, rep.failed);
+    printf("janitor: %zu in progress under '%s', %zu aborted, %zu reservations removed "
+           "(%zu uncommitted), %zu failed\n", rep.uploads_seen, c->s3.prefix, rep.uploads_aborted,
+           rep.markers_removed, rep.orphans_deleted, rep.failed);
     s3_client_free(cl);
     return e || rep.failed ? 1 : 0;
 }

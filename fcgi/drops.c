@@ -51,7 +51,7 @@ static int load(struct app *app, struct http *h, struct s3_client *c, const char
     }
     struct buf key = BUF_INIT(4096);
     struct s3_result r = {0};
-    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "drops", id);
+    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "meta", id);
     if (!e)
         e = s3_head_object(c, buf_str(&key), &r);
     if (!e && drop_meta_from_result(&r, id, m))
@@ -183,9 +183,14 @@ void handle_delete(struct app *app, struct http *h, struct s3_client *c, const c
         http_reply_error(h, SL_EFORBIDDEN, "the delete token does not match", NULL);
         return;
     }
+    /* the record first: the drop disappears at once; then the bytes */
     struct buf key = BUF_INIT(4096);
     struct s3_result r = {0};
-    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "drops", id);
+    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "meta", id);
+    if (!e)
+        e = s3_delete_object(c, buf_str(&key), &r);
+    if (!e)
+        e = drop_key(&key, app->cfg.s3.prefix, "drops", id);
     if (!e)
         e = s3_delete_object(c, buf_str(&key), &r);
     s3_result_free(&r);

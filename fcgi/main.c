@@ -128,9 +128,9 @@ static void janitor_at_start(void)
         return;
     struct janitor_report rep;
     if (janitor_run(c, app.cfg.s3.prefix, app.cfg.janitor.max_age, time(NULL), 0, log_line, NULL,
-                    &rep) == SL_OK && (rep.uploads_aborted || rep.staging_deleted))
-        fprintf(stderr, "sluice-fcgi: janitor: %zu stale uploads aborted, %zu staging objects "
-                        "deleted\n", rep.uploads_aborted, rep.staging_deleted);
+                    &rep) == SL_OK && (rep.uploads_aborted || rep.markers_removed))
+        fprintf(stderr, "sluice-fcgi: janitor: %zu stale uploads aborted, %zu reservations "
+                        "removed\n", rep.uploads_aborted, rep.markers_removed);
     s3_client_free(c);
 }
 

@@ -2,9 +2,13 @@
  *
  * One upload is an explicit state machine:
  *   accepted -> slot_taken -> s3_open -> streaming -> draining -> committing -> committed
- * with rolling_back reachable from every state after slot_taken. Each side effect has its
- * undo: the slot (released at the end, always), the pipe's multipart upload or staging object
- * (pipe_cleanup), the committed copy (deleted if the commit did not finish). */
+ * with rolling_back reachable from every state after slot_taken. Each side effect registers
+ * its undo as it happens, and the undos run in reverse on any failure:
+ *   slot taken            -> released (always, at the end)
+ *   reservation marker    -> deleted (also after success: it only guards the upload)
+ *   bytes (pipe)          -> multipart upload aborted / object deleted (pipe_cleanup)
+ *   record (the commit)   -> deleted if its PUT was attempted but the upload still failed
+ * Key layout: core/drop.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +48,10 @@ struct upload {
     int slot;                        /* -1: none held */
     struct queue *q;
     struct pipe *pipe;
-    int final_maybe_written;         /* a commit copy was attempted */
-    struct buf staging, final;
+    int marker_written;              /* reserved/<id> exists */
+    int record_attempted;            /* meta/<id> may exist */
+    struct buf marker, bytes, record;
+    char boundary[MP_BOUNDARY_MAX + 1];
     struct drop_meta meta;
     char token[DROP_TOKEN_LEN + 1];
     char client_type[128];           /* what the client said the content type was */
@@ -55,6 +61,9 @@ struct upload {
     /* forms */
     int in_file;
     int file_seen;
+    struct buf scratch;              /* backs put_kv */
+    struct s3_kv put_kv[DROP_META_KV];
+    struct s3_put_opts put;          /* the bytes object's type and start metadata */
 };
 
 static void set_state(struct upload *u, enum up_state s)
@@ -116,6 +125,22 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
     return queue_push(u->q, p, n);
 }
 
+/* Opens the bytes object: from here on the body streams into S3. Called before the body for
+ * a raw PUT, and at the file part's headers for a form, so the name and type are known. */
+static enum sl_err open_bytes(struct upload *u)
+{
+    drop_content_type(u->client_type, u->meta.name, u->meta.content_type);
+    size_t n;
+    enum sl_err e = drop_meta_to_kv(&u->meta, 1, u->put_kv, &n, &u->scratch);
+    if (e)
+        return e;
+    u->put = (struct s3_put_opts){.content_type = u->meta.content_type, .meta = u->put_kv,
+                                  .n_meta = n};
+    struct pipe_opts po = {.key = buf_str(&u->bytes), .put = &u->put, .size = u->announced,
+                           .part_size = u->app->cfg.upload.part_size};
+    return pipe_start(u->c, u->q, &po, &u->pipe);
+}
+
 static enum sl_err on_part_begin(void *ud, const struct mp_part *p)
 {
     struct upload *u = ud;
@@ -125,7 +150,7 @@ static enum sl_err on_part_begin(void *ud, const struct mp_part *p)
     u->file_seen = 1;
     drop_sanitize_name(p->filename, strlen(p->filename), u->meta.name);
     snprintf(u->client_type, sizeof u->client_type, "%s", p->content_type);
-    return SL_OK;
+    return open_bytes(u);
 }
 
 static enum sl_err on_part_data(void *ud, const void *d, size_t n)
@@ -224,7 +249,7 @@ static enum sl_err reply_created(struct upload *u)
     return e;
 }
 
-/* the commit: a server-side copy that attaches the drop's metadata; the drop appears here */
+/* the commit: the record, one small PUT whatever the size; the drop appears here */
 static enum sl_err commit(struct upload *u)
 {
     unsigned char d[32];
@@ -232,21 +257,27 @@ static enum sl_err commit(struct upload *u)
     EVP_DigestFinal_ex(u->sha, d, &l);
     sigv4_hex(d, 32, u->meta.sha256);
     u->meta.size = u->received;
-    drop_content_type(u->client_type, u->meta.name, u->meta.content_type);
-    drop_token_hash(u->token, u->meta.token_hash);
     struct s3_kv kv[DROP_META_KV];
     struct buf scratch = BUF_INIT(8192);
-    enum sl_err e = drop_meta_to_kv(&u->meta, kv, &scratch);
+    size_t n;
+    enum sl_err e = drop_meta_to_kv(&u->meta, 0, kv, &n, &scratch);
     if (!e) {
-        struct s3_put_opts o = {.content_type = u->meta.content_type, .meta = kv,
-                                .n_meta = DROP_META_KV};
+        struct s3_put_opts o = {.content_type = u->meta.content_type, .meta = kv, .n_meta = n};
+        struct s3_body empty = {.length = 0, .mem = ""};
         struct s3_result r = {0};
-        u->final_maybe_written = 1;
-        e = s3_copy_object(u->c, buf_str(&u->staging), buf_str(&u->final), &o, &r);
+        u->record_attempted = 1;
+        e = s3_put_object(u->c, buf_str(&u->record), &empty, &o, &r);
         s3_result_free(&r);
     }
     buf_free(&scratch);
     return e;
+}
+
+static void delete_key(struct upload *u, const struct buf *key)
+{
+    struct s3_result r = {0};
+    s3_delete_object(u->c, buf_str(key), &r);   /* best effort: the janitor has the rest */
+    s3_result_free(&r);
 }
 
 /* The client hears first, then the undo runs: a rollback may have to wait for S3 (it may be
@@ -258,13 +289,12 @@ static void rollback(struct upload *u, enum sl_err why)
         http_reply_error(u->h, why, NULL, NULL);
         http_flush(u->h);
     }
+    if (u->record_attempted)
+        delete_key(u, &u->record);
     if (u->pipe)
         pipe_cleanup(u->pipe);
-    if (u->final_maybe_written) {
-        struct s3_result r = {0};
-        s3_delete_object(u->c, buf_str(&u->final), &r);
-        s3_result_free(&r);
-    }
+    if (u->marker_written)
+        delete_key(u, &u->marker);
     METRIC_ADD(u->app, rolled_back[why < SL_ERR_COUNT ? why : SL_EINTERNAL], 1);
     set_state(u, UP_ROLLED_BACK);
 }
@@ -275,8 +305,7 @@ static void set_idle_timeout(struct http *h, long seconds)
     setsockopt(http_fd(h), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-static void run_upload(struct app *app, struct http *h, struct s3_client *c, struct upload *u,
-                       const char *boundary)
+static void run_upload(struct app *app, struct http *h, struct upload *u, int form)
 {
     const struct upload_config *uc = &app->cfg.upload;
     enum sl_err e = SL_OK;
@@ -296,20 +325,29 @@ static void run_upload(struct app *app, struct http *h, struct s3_client *c, str
         e = drop_new_id(u->meta.id);
     if (!e)
         e = drop_new_token(u->token);
+    drop_token_hash(u->token, u->meta.token_hash);
+    u->meta.created = time(NULL);
+    const char *prefix = app->cfg.s3.prefix;
     if (!e)
-        e = drop_key(&u->staging, app->cfg.s3.prefix, "incoming", u->meta.id);
+        e = drop_key(&u->marker, prefix, "reserved", u->meta.id);
     if (!e)
-        e = drop_key(&u->final, app->cfg.s3.prefix, "drops", u->meta.id);
-    if (!e && boundary)
-        e = mp_new(boundary, &cbs, u, &mp);
+        e = drop_key(&u->bytes, prefix, "drops", u->meta.id);
+    if (!e)
+        e = drop_key(&u->record, prefix, "meta", u->meta.id);
+    if (!e && form)
+        e = mp_new(u->boundary, &cbs, u, &mp);
     if (!e)
         e = queue_new((size_t)uc->buffer_cap, &u->q);
-    u->meta.created = time(NULL);
     if (!e) {
-        struct pipe_opts po = {.key = buf_str(&u->staging), .size = u->announced,
-                               .part_size = uc->part_size};
-        e = pipe_start(c, u->q, &po, &u->pipe);
+        /* the reservation: S3 is reached now, before any body byte is read */
+        struct s3_body empty = {.length = 0, .mem = ""};
+        struct s3_result r = {0};
+        e = s3_put_object(u->c, buf_str(&u->marker), &empty, NULL, &r);
+        s3_result_free(&r);
+        u->marker_written = !e;
     }
+    if (!e && !form)
+        e = open_bytes(u);   /* a form opens them at its file part */
     if (!e) {
         set_state(u, UP_S3_OPEN);
         set_idle_timeout(h, uc->idle_timeout);
@@ -320,9 +358,12 @@ static void run_upload(struct app *app, struct http *h, struct s3_client *c, str
         else
             queue_close(u->q);
         set_state(u, UP_DRAINING);
-        struct pipe_stats st;
-        enum sl_err we = pipe_wait(u->pipe, &st);
-        METRIC_ADD(app, bytes_out, st.bytes);
+        enum sl_err we = SL_OK;
+        if (u->pipe) {
+            struct pipe_stats st;
+            we = pipe_wait(u->pipe, &st);
+            METRIC_ADD(app, bytes_out, st.bytes);
+        }
         struct queue_stats qs;
         queue_get_stats(u->q, &qs);
         metrics_max(&app->m.queue_high_water, qs.high_water);
@@ -338,7 +379,7 @@ static void run_upload(struct app *app, struct http *h, struct s3_client *c, str
         METRIC_ADD(app, uploads_committed, 1);
         reply_created(u);
         http_flush(h);
-        pipe_cleanup(u->pipe);   /* the staging copy, after the reply; a failure is the janitor's */
+        delete_key(u, &u->marker);   /* after the reply: it only guarded the upload */
     } else {
         rollback(u, e);
     }
@@ -354,10 +395,11 @@ static void upload(struct app *app, struct http *h, struct s3_client *c, const c
     u.h = h;
     u.c = c;
     u.slot = -1;
-    buf_init(&u.staging, 4096);
-    buf_init(&u.final, 4096);
+    buf_init(&u.marker, 4096);
+    buf_init(&u.bytes, 4096);
+    buf_init(&u.record, 4096);
+    buf_init(&u.scratch, 8192);
     const struct upload_config *uc = &app->cfg.upload;
-    char boundary[MP_BOUNDARY_MAX + 1];
     uint64_t cl;
 
     if (!authorized(app, h)) {
@@ -369,7 +411,7 @@ static void upload(struct app *app, struct http *h, struct s3_client *c, const c
         goto done;
     }
     if (form) {
-        if (mp_boundary(http_header(h, "Content-Type"), boundary)) {
+        if (mp_boundary(http_header(h, "Content-Type"), u.boundary)) {
             http_reply_error(h, SL_EBADREQ,
                              "expected multipart/form-data with a boundary and a 'file' part",
                              NULL);
@@ -397,14 +439,16 @@ static void upload(struct app *app, struct http *h, struct s3_client *c, const c
         const char *ct = http_header(h, "Content-Type");
         snprintf(u.client_type, sizeof u.client_type, "%s", ct ? ct : "");
     }
-    run_upload(app, h, c, &u, form ? boundary : NULL);
+    run_upload(app, h, &u, form);
 done:
     slots_release(u.slot);
     pipe_free(u.pipe);
     queue_free(u.q);
     EVP_MD_CTX_free(u.sha);
-    buf_free(&u.staging);
-    buf_free(&u.final);
+    buf_free(&u.marker);
+    buf_free(&u.bytes);
+    buf_free(&u.record);
+    buf_free(&u.scratch);
     OPENSSL_cleanse(u.token, sizeof u.token);
 }
 

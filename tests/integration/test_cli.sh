@@ -95,12 +95,20 @@ if [ -x "$AWS" ]; then
     out=$(ctl janitor --older-than 1h); rc=$?
     check "janitor runs" 0 "$rc"
     contains "janitor leaves a fresh upload alone" "1 in progress under '$P/', 0 aborted" "$out"
-    curl -sS -o /dev/null -T "$T/small.bin" "$(ctl presign PUT "$P/incoming/left-by-a-crash")"
+    # what a worker killed between its bytes and its commit leaves: a marker and the bytes;
+    # and one killed after its commit: a marker and a record
+    for k in reserved/AAAAAAAAAAAAAAAAAAAAAA drops/AAAAAAAAAAAAAAAAAAAAAA \
+             reserved/BBBBBBBBBBBBBBBBBBBBBB meta/BBBBBBBBBBBBBBBBBBBBBB drops/BBBBBBBBBBBBBBBBBBBBBB; do
+        curl -sS -o /dev/null -T "$T/small.bin" "$(ctl presign PUT "$P/$k")"
+    done
     out=$(ctl janitor --older-than 0s --dry-run)
     contains "janitor --dry-run only says what it would do" "would abort $P/stale.bin" "$out"
     out=$(ctl janitor --older-than 0s)
     contains "janitor aborts the stale upload" "aborted $P/stale.bin upload-id $id" "$out"
-    contains "janitor deletes a stale staging object" "deleted staging object $P/incoming/left-by-a-crash" "$out"
+    contains "janitor deletes uncommitted bytes" "deleted the bytes of uncommitted upload AAAAAAAAAAAAAAAAAAAAAA" "$out"
+    contains "janitor removes the stale markers" "2 reservations removed (1 uncommitted)" "$out"
+    code=$(curl -sS -I -o /dev/null -w '%{http_code}' "$(ctl presign HEAD "$P/drops/BBBBBBBBBBBBBBBBBBBBBB")")
+    check "janitor keeps the bytes of a committed drop" 200 "$code"
     left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$P/" \
            --query 'length(Uploads || `[]`)' --output text)
     check "no multipart upload left (seen by awscli)" 0 "$left"
@@ -122,7 +130,7 @@ out=$(ctl presign FETCH k 2>&1); rc=$?
 check "an unknown method is refused" 1 "$rc"
 
 # clean up what this test made
-for k in presigned.bin typed.png sized.bin posted.txt; do
+for k in presigned.bin typed.png sized.bin posted.txt meta/BBBBBBBBBBBBBBBBBBBBBB drops/BBBBBBBBBBBBBBBBBBBBBB; do
     curl -sS -o /dev/null -X DELETE "$(ctl presign DELETE "$P/$k")"
 done
 left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$P/" --query 'length(Contents || `[]`)' --output text 2>&1)

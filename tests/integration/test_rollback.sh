@@ -40,8 +40,9 @@ uploads() {
 nothing_left() { # DESC
     wait_for "$1: every slot free" 30 slots_free
     check "$1: no multipart upload left" 0 "$(uploads)"
-    check "$1: no staging object" 0 "$(count incoming/)"
-    check "$1: no drop" 0 "$(count drops/)"
+    check "$1: no reservation marker" 0 "$(count reserved/)"
+    check "$1: no bytes" 0 "$(count drops/)"
+    check "$1: no drop record" 0 "$(count meta/)"
 }
 
 # clients that go away mid-body
@@ -96,7 +97,8 @@ else
     bad "S3 stopped mid-upload" "no radosgw pid (S3_WORKDIR not set by the runner)"
 fi
 
-# a worker killed mid-upload: the kernel frees its slot; the janitor aborts its upload
+# a worker killed mid-upload: the kernel frees its slot; the janitor aborts its upload and
+# removes its reservation
 $RAW "$NP" /api/drops/killed.bin "$SLUICE_TOKEN" $((18 * MiB)) --rate $((2 * MiB)) --timeout 20 > "$W/killed.out" &
 cpid=$!
 wait_for "killed worker: its upload is under way" 10 bash -c "[ \"\$(aws_s3() { /usr/bin/aws --endpoint-url $AWS_ENDPOINT_URL s3api \"\$@\"; }; aws_s3 list-multipart-uploads --bucket $S3_BUCKET --prefix $SLUICE_PREFIX --query 'length(Uploads || \`[]\`)' --output text)\" = 1 ]"
@@ -108,7 +110,7 @@ stack_start_workers "$W" || exit 1
 wait_for "killed worker: its slot is free again" 10 slots_free
 check "killed worker: its multipart upload is still there" 1 "$(uploads)"
 out=$(build/sluicectl -c "$W/sluice.conf" janitor --older-than 0s)
-contains "killed worker: the janitor aborts it" "1 aborted" "$out"
+contains "killed worker: the janitor aborts it" "1 aborted, 1 reservations removed" "$out"
 nothing_left "killed worker, after the janitor"
 
 # slots: with both held by slow uploads, the next one gets 503 + Retry-After at once
@@ -128,7 +130,8 @@ kill "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
 wait_for "slots: free again once the slow uploads are gone" 30 slots_free
 json=$(curl -sS -H "Authorization: Bearer $SLUICE_TOKEN" -T <(head -c $MiB /dev/zero) "$NGINX/api/drops/fourth.bin")
 check "slots: the next upload succeeds" "fourth.bin" "$(printf '%s' "$json" | jget name)"
-check "slots: exactly that one drop exists" 1 "$(count drops/)"
+check "slots: exactly that one drop exists" 1 "$(count meta/)"
+check "slots: and its bytes" 1 "$(count drops/)"
 check "no multipart upload left at the end" 0 "$(uploads)"
-check "no staging object left at the end" 0 "$(count incoming/)"
+check "no reservation marker left at the end" 0 "$(count reserved/)"
 finish

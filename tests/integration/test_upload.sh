@@ -32,9 +32,9 @@ verify() {
     check "$desc: reply size" "$(stat -c %s "$file")" "$(printf '%s' "$json" | jget size)"
     got=$(curl -sS -L "$base/d/$id/download" | sha256sum | cut -d' ' -f1)
     check "$desc: S3 object is byte-identical" "$want" "$got"
-    meta=$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "${SLUICE_PREFIX}drops/$id" \
+    meta=$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "${SLUICE_PREFIX}meta/$id" \
            --query Metadata.sha256 --output text 2>&1)
-    check "$desc: object metadata sha256" "$want" "$meta"
+    check "$desc: the drop's record has the sha256" "$want" "$meta"
 }
 
 for front in nginx lighttpd; do
@@ -123,8 +123,11 @@ contains "metrics" "sluice_uploads_committed_total" "$(curl -sS "$NGINX/metrics"
 # nothing half-done is left: no multipart upload, no staging object
 left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
 check "no multipart upload left" 0 "$left"
-left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}incoming/" --query 'length(Contents || `[]`)' --output text)
-check "no staging object left" 0 "$left"
+left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}reserved/" --query 'length(Contents || `[]`)' --output text)
+check "no reservation marker left" 0 "$left"
+nb=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}drops/" --query 'length(Contents || `[]`)' --output text)
+nm=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}meta/" --query 'length(Contents || `[]`)' --output text)
+check "every stored object has its record" "$nm" "$nb"
 check "every slot free" 0 "$(metric sluice_slots_in_use "$NGINX")"
 aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
 finish

@@ -118,12 +118,20 @@ static void test_meta_round_trip(void **state)
     memset(m.token_hash, 'b', 64);
     struct s3_kv kv[DROP_META_KV];
     struct buf scratch = BUF_INIT(4096);
-    assert_int_equal(drop_meta_to_kv(&m, kv, &scratch), SL_OK);
+    size_t n;
+    assert_int_equal(drop_meta_to_kv(&m, 1, kv, &n, &scratch), SL_OK);
+    assert_int_equal(n, DROP_META_START);   /* what is known before the bytes */
     assert_string_equal(kv[0].name, "name");
+    assert_string_equal(kv[1].name, "token-hash");
+    assert_string_equal(kv[2].name, "created");
+    assert_int_equal(drop_meta_to_kv(&m, 0, kv, &n, &scratch), SL_OK);
+    assert_int_equal(n, DROP_META_KV);
     assert_string_equal(kv[0].value, "r%C3%A9sum%C3%A9%20%28final%29%20100%25.pdf");
-    /* what a HEAD would give back */
+    assert_string_equal(kv[3].name, "size");
+    assert_string_equal(kv[3].value, "12345");
+    /* what a HEAD of the record would give back (an empty object: length 0) */
     struct s3_result r = {0};
-    r.content_length = 12345;
+    r.content_length = 0;
     strcpy(r.content_type, "application/pdf");
     r.meta = calloc(DROP_META_KV, sizeof *r.meta);
     for (int i = 0; i < DROP_META_KV; i++) {
@@ -140,8 +148,8 @@ static void test_meta_round_trip(void **state)
     assert_int_equal(back.size, 12345);
     assert_int_equal(back.created, 1764000000);
     /* an object without sluice's metadata is not a drop */
-    free(r.meta[2].value);
-    r.meta[2].value = strdup("not-a-hash");
+    free(r.meta[4].value);
+    r.meta[4].value = strdup("not-a-hash");
     assert_int_equal(drop_meta_from_result(&r, m.id, &back), SL_EBADREQ);
     s3_result_free(&r);
     buf_free(&scratch);
