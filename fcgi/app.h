@@ -3,11 +3,13 @@
 #ifndef SLUICE_APP_H
 #define SLUICE_APP_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "err.h"
 #include "http.h"
+#include "queue.h"
 #include "s3.h"
 #include "slots.h"
 
@@ -21,12 +23,21 @@ struct metrics {
     uint64_t requests;
 };
 
+#define APP_MAX_ACTIVE 1024
+
 struct app {
     struct sluice_config cfg;
     struct slots *slots;
     struct metrics m;
     volatile int stopping;                /* SIGTERM seen: drain */
+    /* the queues of uploads in flight, so a drain that runs out of time can abort them */
+    pthread_mutex_t active_mu;
+    struct queue *active[APP_MAX_ACTIVE];
 };
+
+void app_track(struct app *app, struct queue *q);     /* registers; ignored when full */
+void app_untrack(struct app *app, struct queue *q);
+void app_abort_all(struct app *app, enum sl_err why);
 
 #define METRIC_ADD(app, field, n) __atomic_add_fetch(&(app)->m.field, (n), __ATOMIC_RELAXED)
 void metrics_max(uint64_t *field, uint64_t v);

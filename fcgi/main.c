@@ -18,7 +18,38 @@
 #include "app.h"
 #include "janitor.h"
 
-static struct app app;
+static struct app app = {.active_mu = PTHREAD_MUTEX_INITIALIZER};
+static int running_threads;
+
+void app_track(struct app *a, struct queue *q)
+{
+    pthread_mutex_lock(&a->active_mu);
+    for (int i = 0; i < APP_MAX_ACTIVE; i++) {
+        if (!a->active[i]) {
+            a->active[i] = q;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->active_mu);
+}
+
+void app_untrack(struct app *a, struct queue *q)
+{
+    pthread_mutex_lock(&a->active_mu);
+    for (int i = 0; i < APP_MAX_ACTIVE; i++)
+        if (a->active[i] == q)
+            a->active[i] = NULL;
+    pthread_mutex_unlock(&a->active_mu);
+}
+
+void app_abort_all(struct app *a, enum sl_err why)
+{
+    pthread_mutex_lock(&a->active_mu);
+    for (int i = 0; i < APP_MAX_ACTIVE; i++)
+        if (a->active[i])
+            queue_abort(a->active[i], why);
+    pthread_mutex_unlock(&a->active_mu);
+}
 static int listen_fd;
 static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -112,6 +143,7 @@ static void *worker(void *arg)
     }
     FCGX_Free(&req, 1);
     s3_client_free(c);
+    __atomic_sub_fetch(&running_threads, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -207,6 +239,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int n = app.cfg.server.threads;
     pthread_t *t = calloc((size_t)n, sizeof *t);
+    running_threads = n;
     for (int i = 0; i < n; i++)
         pthread_create(&t[i], NULL, worker, NULL);
     fprintf(stderr, "sluice-fcgi: pid %d serving with %d threads, %d upload slots\n", getpid(), n,
@@ -216,6 +249,25 @@ int main(int argc, char **argv)
     fprintf(stderr, "sluice-fcgi: %s: draining\n", strsignal(sig));
     app.stopping = 1;
     shutdown(listen_fd, SHUT_RDWR);   /* wakes the threads blocked in accept() */
+    /* uploads in flight may finish until drain_timeout (or a second signal); then what is
+     * still running is rolled back, each upload answering 503 */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += app.cfg.server.drain_timeout;
+    while (__atomic_load_n(&running_threads, __ATOMIC_SEQ_CST) > 0) {
+        struct timespec tick = {0, 50 * 1000000};
+        if (sigtimedwait(&set, NULL, &tick) > 0) {
+            fprintf(stderr, "sluice-fcgi: second signal: rolling back uploads in flight\n");
+            break;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (now.tv_sec >= deadline.tv_sec) {
+            fprintf(stderr, "sluice-fcgi: drain timeout: rolling back uploads in flight\n");
+            break;
+        }
+    }
+    app_abort_all(&app, SL_ESHUTDOWN);
     for (int i = 0; i < n; i++)
         pthread_join(t[i], NULL);
     free(t);

@@ -338,6 +338,10 @@ static void run_upload(struct app *app, struct http *h, struct upload *u, int fo
         e = mp_new(u->boundary, &cbs, u, &mp);
     if (!e)
         e = queue_new((size_t)uc->buffer_cap, &u->q);
+    if (!e)
+        app_track(app, u->q);
+    if (!e && app->stopping)
+        e = SL_ESHUTDOWN;
     if (!e) {
         /* the reservation: S3 is reached now, before any body byte is read */
         struct s3_body empty = {.length = 0, .mem = ""};
@@ -443,6 +447,8 @@ static void upload(struct app *app, struct http *h, struct s3_client *c, const c
 done:
     slots_release(u.slot);
     pipe_free(u.pipe);
+    if (u.q)
+        app_untrack(app, u.q);
     queue_free(u.q);
     EVP_MD_CTX_free(u.sha);
     buf_free(&u.marker);

@@ -47,6 +47,7 @@ max_size = ${SLUICE_MAX_SIZE:-5G}
 ${SLUICE_PUBLIC_URL:+public_url = $SLUICE_PUBLIC_URL}
 [server]
 threads = ${SLUICE_THREADS:-8}
+drain_timeout = ${SLUICE_DRAIN:-30s}
 [janitor]
 max_age = ${SLUICE_JANITOR_AGE:-24h}
 CONF

@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 export SLUICE_PREFIX="it-rb-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$
 export SLUICE_SLOTS=2 SLUICE_IDLE=2s SLUICE_STALL=3s SLUICE_RETRIES=1 SLUICE_MAX_SIZE=20M
-export SLUICE_BUFFER_CAP=12M SLUICE_PART_SIZE=5M SLUICE_THREADS=8
+export SLUICE_BUFFER_CAP=12M SLUICE_PART_SIZE=5M SLUICE_THREADS=8 SLUICE_DRAIN=3s
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1
 NP=$(free_port); LP=$(free_port)
@@ -66,6 +66,10 @@ for port in "$NP" "$LP"; do
     contains "$front: idle client: JSON error" '"error":"request_timeout"' "$out"
     nothing_left "$front: idle client"
 done
+
+m=$(curl -sS "$NGINX/metrics")
+contains "rolled-back uploads are counted by reason" 'sluice_uploads_rolled_back_total{reason="request_timeout"} 2' "$m"
+contains "aborted uploads are counted too" 'sluice_uploads_rolled_back_total{reason="client_gone"}' "$m"
 
 # over the size limit (20M)
 out=$($RAW "$NP" /api/drops/big.bin "$SLUICE_TOKEN" $((30 * MiB)))
@@ -134,4 +138,28 @@ check "slots: exactly that one drop exists" 1 "$(count meta/)"
 check "slots: and its bytes" 1 "$(count drops/)"
 check "no multipart upload left at the end" 0 "$(uploads)"
 check "no reservation marker left at the end" 0 "$(count reserved/)"
+
+# SIGTERM drains: an upload that ends within server.drain_timeout (3 s) completes; one that
+# does not is rolled back with 503; the worker exits either way
+aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
+drain_case() { # BYTES RATE EXPECTED-STATUS DESC
+    local wpid out
+    wpid=$(cat "$W/workers.pid")
+    $RAW "$NP" /api/drops/drain.bin "$SLUICE_TOKEN" "$1" --rate "$2" --timeout 30 > "$W/drain.out" &
+    local cpid=$!
+    wait_for "$4: the upload is under way" 10 bash -c "[ \"\$(curl -sS $NGINX/metrics | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 1 ]"
+    kill -TERM "$wpid"
+    wait "$cpid"
+    out=$(cat "$W/drain.out")
+    check "$4: answer" "$3" "${out%% *}"
+    wait_for "$4: the worker exited" 15 bash -c "! kill -0 $wpid 2>/dev/null"
+    check "$4: worker log says it drained" 1 "$(grep -c 'draining' "$W/worker.log" | awk '{print ($1 > 0)}')"
+    stack_start_workers "$W" || exit 1
+}
+drain_case $((4 * MiB)) $((2 * MiB)) 201 "SIGTERM, short upload"
+check "SIGTERM, short upload: its drop exists" 1 "$(count meta/)"
+aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
+drain_case $((20 * MiB)) $((1 * MiB)) 503 "SIGTERM, long upload"
+contains "SIGTERM, long upload: shutting_down error" '"error":"shutting_down"' "$(cat "$W/drain.out")"
+nothing_left "SIGTERM, long upload"
 finish
