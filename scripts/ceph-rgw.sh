@@ -37,13 +37,18 @@ free_port() {
 }
 
 stop_cluster() {
-  local D=$1 n f pid i
+  local D=$1 n f pid i st
   for n in client.rgw.a osd.0 mon.a; do
     f=$D/run/$n.pid
     [ -f "$f" ] || continue
     pid=$(cat "$f")
     kill "$pid" 2>/dev/null || continue
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    # (a zombie counts as gone: where nobody reaps orphans, kill -0 would wait for nothing)
+    for i in $(seq 1 50); do
+      st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || break
+      [ "$st" = Z ] && break
+      sleep 0.2
+    done
     kill -9 "$pid" 2>/dev/null || true
   done
   if [ "${KEEP:-0}" != 1 ]; then rm -rf "$D"; fi

@@ -6,6 +6,13 @@ STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SLUICE_BUILD=${BUILD:-build}
 case "$SLUICE_BUILD" in /*) ;; *) SLUICE_BUILD=$STACK_ROOT/$SLUICE_BUILD ;; esac
 
+# alive PID: running (a zombie does not count: here nobody may reap orphans)
+alive() {
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -118,13 +125,19 @@ stack_stop() {
     local d=$1 f pid i pids=()
     for f in "$d"/workers.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
         [ -f "$f" ] || continue
-        while read -r pid; do
+        # (spawn-fcgi writes its pid file without a final newline)
+        while read -r pid || [ -n "$pid" ]; do
             [ -n "$pid" ] && kill "$pid" 2>/dev/null && pids+=("$pid")
         done < "$f"
         rm -f "$f"
     done
-    for pid in "${pids[@]}"; do
-        for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
+    # spawn-fcgi -F N records one pid only: the other workers of this stack, by their config
+    for pid in $(pgrep -f "^$SLUICE_BUILD/sluice-fcgi -c $d/sluice.conf( |\$)" || true); do
+        kill "$pid" 2>/dev/null && pids+=("$pid")
     done
+    for pid in "${pids[@]}"; do
+        for i in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+        alive "$pid" && kill -9 "$pid" 2>/dev/null
+    done
+    return 0
 }

@@ -1,71 +1,86 @@
 #!/usr/bin/env bash
-# The local stack behind `make run` / `make stop`.
-#   scripts/stack.sh start   install what is missing, build, start a local S3 server (Ceph RGW)
-#                            and write its settings to run/sluice.env and run/sluice.conf
+# The local stack behind `make run` / `make stop`:
+#   scripts/stack.sh start   install what is missing, build, then start a local S3 server
+#                            (Ceph RGW), sluice-fcgi workers under spawn-fcgi and nginx on
+#                            http://127.0.0.1:8080 (SLUICE_PORT to change it)
 #   scripts/stack.sh stop    stop everything `start` started, by pid file
 #   scripts/stack.sh status
-# Everything lives under run/ in the repository; `stop` removes the S3 data.
+# Everything lives under run/ in the repository; `stop` removes the S3 data too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 RUN=$ROOT/run
+. scripts/stack-lib.sh
 
 start() {
     scripts/install-deps.sh
     make -s -j"$(nproc)" all
     mkdir -p "$RUN"
-    if [ -f "$RUN/s3/run/client.rgw.a.pid" ] && kill -0 "$(cat "$RUN/s3/run/client.rgw.a.pid")" 2>/dev/null; then
+    if [ -f "$RUN/s3/run/client.rgw.a.pid" ] && alive "$(cat "$RUN/s3/run/client.rgw.a.pid")"; then
         echo "stack: already running (make stop first)" >&2
-    else
-        rm -rf "$RUN/s3"
-        scripts/ceph-rgw.sh start "$RUN/s3" > "$RUN/s3.env"
+        exit 1
     fi
+    rm -rf "$RUN/s3"
+    scripts/ceph-rgw.sh start "$RUN/s3" > "$RUN/s3.env"
     # shellcheck disable=SC1091
     . "$RUN/s3.env"
+    export AWS_ENDPOINT_URL=$S3_ENDPOINT
+    local port=${SLUICE_PORT:-8080}
+    export SLUICE_TOKEN=${SLUICE_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
+    export SLUICE_PUBLIC_URL=http://127.0.0.1:$port
+    stack_write_conf "$RUN"
+    mkdir -p "$RUN/web"
+    [ -f "$RUN/web/index.html" ] || cat > "$RUN/web/index.html" <<'HTML'
+<!doctype html><meta charset=utf-8><title>sluice</title>
+<p>sluice is running. Upload with <code>curl -T FILE -H "Authorization: Bearer TOKEN" URL/api/drops/NAME</code>.
+HTML
+    stack_start_workers "$RUN" 2
+    if ! stack_start_nginx "$RUN" "$port"; then
+        echo "stack: nginx did not start on 127.0.0.1:$port (in use? set SLUICE_PORT)" >&2
+        tail -3 "$RUN/nginx/error.log" >&2 || true
+        stop
+        exit 1
+    fi
     cat > "$RUN/sluice.env" <<ENV
 # source this file: . run/sluice.env
+export SLUICE_URL=$SLUICE_PUBLIC_URL
+export SLUICE_TOKEN=$SLUICE_TOKEN
+export SLUICE_CONFIG=$RUN/sluice.conf
 export AWS_ENDPOINT_URL=$S3_ENDPOINT
 export AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
 export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 export AWS_DEFAULT_REGION=$AWS_DEFAULT_REGION
 export S3_BUCKET=$S3_BUCKET
-export SLUICE_CONFIG=$RUN/sluice.conf
 ENV
-    cat > "$RUN/sluice.conf" <<CONF
-# written by scripts/stack.sh for the local stack; credentials come from run/sluice.env
-[s3]
-endpoint = $S3_ENDPOINT
-bucket = $S3_BUCKET
-region = $AWS_DEFAULT_REGION
-prefix = sluice/
-CONF
     cat <<MSG
 
-sluice local stack is up.
-  S3 (Ceph RGW):  $S3_ENDPOINT   bucket: $S3_BUCKET
-  access key:     $AWS_ACCESS_KEY_ID
-  secret key:     $AWS_SECRET_ACCESS_KEY
-  settings:       . run/sluice.env     (config: run/sluice.conf)
-try:
-  . run/sluice.env && build/sluicectl check
-  curl -T README.md "\$(build/sluicectl presign PUT sluice/readme.md)"
-stop it with:     make stop
+sluice is up:   $SLUICE_PUBLIC_URL
+upload token:   $SLUICE_TOKEN
+try:            curl -T README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops/README.md
+                curl -F file=@README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops
+settings:       . run/sluice.env   (config run/sluice.conf; logs run/worker.log, run/nginx/)
+S3 (Ceph RGW):  $S3_ENDPOINT  bucket $S3_BUCKET
+stop with:      make stop
 MSG
 }
 
 stop() {
+    stack_stop "$RUN"
     if [ -d "$RUN/s3" ]; then
         scripts/ceph-rgw.sh stop "$RUN/s3"
-        echo "stack: S3 server stopped"
     fi
     rm -f "$RUN/s3.env" "$RUN/sluice.env"
+    echo "stack: stopped"
 }
 
 status() {
-    local f
-    for f in "$RUN"/s3/run/*.pid; do
+    local f pid
+    for f in "$RUN"/s3/run/*.pid "$RUN"/workers.pid "$RUN"/nginx/nginx.pid; do
         [ -f "$f" ] || continue
-        if kill -0 "$(cat "$f")" 2>/dev/null; then echo "up   $(basename "$f" .pid)"; else echo "down $(basename "$f" .pid)"; fi
+        while read -r pid; do
+            [ -n "$pid" ] || continue
+            if alive "$pid"; then echo "up   $(basename "$f" .pid) $pid"; else echo "down $(basename "$f" .pid) $pid"; fi
+        done < <(cat "$f"; echo)
     done
 }
 

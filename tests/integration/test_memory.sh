@@ -40,7 +40,7 @@ for i in 1 2 3 4 5; do
 done
 idle=$(rss_kb)
 
-( while kill -0 "$WPID" 2>/dev/null; do rss_kb; sleep 0.05; done > "$W/rss.log" ) &
+( while alive "$WPID"; do rss_kb; sleep 0.05; done > "$W/rss.log" ) &
 SAMPLER=$!
 if [ -n "$RGW_PID" ]; then
     ( sleep 1; for k in 1 2; do kill -STOP "$RGW_PID"; sleep 2; kill -CONT "$RGW_PID"; sleep 1; done ) &

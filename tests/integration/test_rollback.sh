@@ -152,7 +152,7 @@ drain_case() { # BYTES RATE EXPECTED-STATUS DESC
     wait "$cpid"
     out=$(cat "$W/drain.out")
     check "$4: answer" "$3" "${out%% *}"
-    wait_for "$4: the worker exited" 15 bash -c "! kill -0 $wpid 2>/dev/null"
+    wait_for "$4: the worker exited" 15 bash -c ". scripts/stack-lib.sh; ! alive $wpid"
     check "$4: worker log says it drained" 1 "$(grep -c 'draining' "$W/worker.log" | awk '{print ($1 > 0)}')"
     stack_start_workers "$W" || exit 1
 }
