@@ -64,7 +64,11 @@ integration: all
 	BUILD=$(BUILD) scripts/run-tests.sh integration
 
 # ASan + UBSan build of everything, then the unit and integration tests under it.
+# Reports from the worker processes (which run under spawn-fcgi, stderr elsewhere) go to
+# build-asan/san.*; the runner fails if any appear.
 asan:
+	rm -f build-asan/san.*
+	ASAN_OPTIONS=log_path=$(CURDIR)/build-asan/san UBSAN_OPTIONS=log_path=$(CURDIR)/build-asan/san \
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
 

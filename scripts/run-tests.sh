@@ -91,6 +91,12 @@ case "$what" in
     *) echo "usage: $0 unit|integration|all" >&2; exit 2 ;;
 esac
 
+# sanitizer reports written by processes whose stderr nobody reads (make asan sets log_path)
+for f in "$BUILD"/san.*; do
+    [ -f "$f" ] || continue
+    echo "== sanitizer report $f"; sed 's/^/   /' "$f" | head -40
+    failed=$((failed + 1)); broken+=("sanitizer report $f")
+done
 for b in "${broken[@]}"; do echo "broken: $b"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
