@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "sigv4.h"
+#include "utf8.h"
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -76,35 +77,6 @@ enum sl_err drop_key(struct buf *out, const char *prefix, const char *kind, cons
     return buf_printf(out, "%s%s/%s", prefix ? prefix : "", kind, id);
 }
 
-/* length of a valid UTF-8 sequence at s (n bytes left), or 0 */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned cp, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    cp = c & (0xffu >> (len + 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 void drop_sanitize_name(const char *in, size_t n, char out[DROP_NAME_MAX + 1])
 {
     /* last path component: browsers and tools send "C:\\x\\y.txt" or "a/b/c" */
@@ -116,7 +88,7 @@ void drop_sanitize_name(const char *in, size_t n, char out[DROP_NAME_MAX + 1])
     const unsigned char *p = (const unsigned char *)start;
     size_t o = 0, i = 0;
     while (i < n && o < DROP_NAME_MAX) {
-        size_t l = utf8_seq(p + i, n - i);
+        size_t l = utf8_seq_len(p + i, n - i);
         if (l == 0) {
             out[o++] = '_';
             i++;
