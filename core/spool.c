@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 /* every snprintf into a path here checks its result; GCC cannot see that */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #define JOB_MAX 1024          /* a job file is a few lines; anything bigger is not ours */
 
