@@ -24,9 +24,12 @@ IT_BIN   := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 CTL_BIN  := $(BUILD)/sluicectl
 FCGI_SRC := $(wildcard fcgi/*.c)
 FCGI_BIN := $(BUILD)/sluice-fcgi
+THUMB_OBJ := $(BUILD)/thumbs/thumb.o
+THUMBD_BIN := $(BUILD)/sluice-thumbd
+LDLIBS_GD := -lgd -ljpeg -lexif
 
 .PHONY: all test unit integration asan valgrind fuzz run stop clean format
-all: $(CTL_BIN) $(FCGI_BIN) $(UNIT_BIN) $(IT_BIN)
+all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -41,6 +44,15 @@ $(CTL_BIN): $(BUILD)/ctl/sluicectl.o $(CORE_LIB)
 
 $(FCGI_BIN): $(FCGI_SRC:%.c=$(BUILD)/%.o) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) -lfcgi $(LDLIBS_CORE)
+
+$(THUMBD_BIN): $(BUILD)/thumbs/thumbd.o $(THUMB_OBJ) $(CORE_LIB)
+	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_GD) $(LDLIBS_CORE)
+
+# the thumbnail tests need GD (they make their own images with it)
+$(BUILD)/tests/test_thumb: tests/unit/test_thumb.c $(THUMB_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Ithumbs -DSLUICE_TESTING -o $@ $(filter %.c %.o %.a,$^) \
+	    $(LDALL) -lcmocka $(LDLIBS_GD) $(LDLIBS_CORE)
 
 # unit tests see static internals through TESTABLE (core/testable.h)
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB)
@@ -99,7 +111,7 @@ stop:
 	scripts/stack.sh stop
 
 format:
-	clang-format -i core/*.[ch] fcgi/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
+	clang-format -i core/*.[ch] fcgi/*.[ch] thumbs/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -12,7 +12,7 @@
 #define LINE_MAX_LEN 4096
 #define MAX_TOKENS 256
 
-enum ktype { K_STR, K_BOOL, K_INT, K_SIZE, K_DURATION, K_STRLIST, K_ADDRESSING };
+enum ktype { K_STR, K_BOOL, K_INT, K_SIZE, K_DURATION, K_STRLIST, K_ADDRESSING, K_FORMAT };
 
 struct key {
     const char *section;
@@ -54,6 +54,14 @@ static const struct key keys[] = {
     {"server", "drain_timeout", K_DURATION, O(server.drain_timeout), 0, 3600},
     {"server", "janitor_on_start", K_BOOL, O(server.janitor_on_start), 0, 0},
     {"janitor", "max_age", K_DURATION, O(janitor.max_age), 60, 365LL * 86400},
+    {"thumbs", "enabled", K_BOOL, O(thumbs.enabled), 0, 0},
+    {"thumbs", "spool_dir", K_STR, O(thumbs.spool_dir), 0, 0},
+    {"thumbs", "max_edge", K_INT, O(thumbs.max_edge), 16, 4096},
+    {"thumbs", "max_source", K_SIZE, O(thumbs.max_source), 1024, 1LL << 32},
+    {"thumbs", "max_pixels", K_SIZE, O(thumbs.max_pixels), 1, 1LL << 32},
+    {"thumbs", "format", K_FORMAT, O(thumbs.webp), 0, 0},
+    {"thumbs", "quality", K_INT, O(thumbs.quality), 1, 100},
+    {"thumbs", "workers", K_INT, O(thumbs.workers), 1, 64},
 };
 #undef O
 
@@ -77,6 +85,12 @@ void config_defaults(struct sluice_config *c)
     c->server.drain_timeout = 30;
     c->server.janitor_on_start = 1;
     c->janitor.max_age = 86400;
+    c->thumbs.enabled = 1;
+    c->thumbs.max_edge = 320;
+    c->thumbs.max_source = 50u << 20;
+    c->thumbs.max_pixels = 40000000;
+    c->thumbs.quality = 82;
+    c->thumbs.workers = 2;
 }
 
 static void free_list(char **l)
@@ -196,6 +210,15 @@ static enum sl_err set_value(struct sluice_config *c, const struct key *k, const
     case K_BOOL:
         *problem = "expected true or false";
         return parse_bool(v, (int *)p);
+    case K_FORMAT:
+        *problem = "expected jpeg or webp";
+        if (!strcmp(v, "jpeg"))
+            *(int *)p = 0;
+        else if (!strcmp(v, "webp"))
+            *(int *)p = 1;
+        else
+            return SL_ECONFIG;
+        return SL_OK;
     case K_ADDRESSING:
         *problem = "expected path or virtual";
         if (!strcmp(v, "path"))

@@ -42,6 +42,17 @@ struct server_config {
     int janitor_on_start;       /* run the janitor when a worker starts */
 };
 
+struct thumbs_config {
+    int enabled;                /* write thumbnail jobs for image uploads */
+    char *spool_dir;            /* the job spool (NULL: thumbnails off) */
+    int max_edge;               /* longest edge of a thumbnail, px */
+    uint64_t max_source;        /* refuse originals larger than this many bytes */
+    uint64_t max_pixels;        /* refuse images with more pixels (decompression bombs) */
+    int webp;                   /* 1: WebP thumbnails, 0: JPEG */
+    int quality;                /* 1..100 */
+    int workers;                /* jobs made at once by one sluice-thumbd */
+};
+
 struct janitor_config {
     long max_age;               /* seconds: multipart uploads older than this are stale */
 };
@@ -51,6 +62,7 @@ struct sluice_config {
     struct upload_config upload;
     struct server_config server;
     struct janitor_config janitor;
+    struct thumbs_config thumbs;
 };
 
 void config_defaults(struct sluice_config *c);
