@@ -29,7 +29,7 @@ THUMBD_BIN := $(BUILD)/sluice-thumbd
 LDLIBS_GD := -lgd -ljpeg -lexif
 
 .PHONY: all test unit integration asan valgrind fuzz run stop clean format
-all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN)
+all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +53,10 @@ $(BUILD)/tests/test_thumb: tests/unit/test_thumb.c $(THUMB_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Ithumbs -DSLUICE_TESTING -o $@ $(filter %.c %.o %.a,$^) \
 	    $(LDALL) -lcmocka $(LDLIBS_GD) $(LDLIBS_CORE)
+
+$(BUILD)/tests/mkimage: tests/tools/mkimage.c $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
 
 # unit tests see static internals through TESTABLE (core/testable.h)
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB)

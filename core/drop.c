@@ -235,10 +235,13 @@ enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
     at[4] = scratch->len;
     if (!e)
         e = buf_printf(scratch, "%s%c", m->sha256, '\0');
+    at[5] = scratch->len;
+    if (!e)
+        e = buf_printf(scratch, "%s%c", m->image[0] ? m->image : "none", '\0');
     if (e)
         return e;
     static const char *const names[DROP_META_KV] = {"name", "token-hash", "created", "size",
-                                                    "sha256"};
+                                                    "sha256", "image"};
     *n = start_only ? DROP_META_START : DROP_META_KV;
     for (size_t i = 0; i < *n; i++) {
         kv[i].name = (char *)names[i];
@@ -281,5 +284,9 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
         return SL_EBADREQ;
     m->size = strtoull(size, NULL, 10);
     drop_content_type(r->content_type, NULL, m->content_type);
+    const char *img = s3_result_meta(r, "image");
+    snprintf(m->image, sizeof m->image, "%s",
+             img && strlen(img) < sizeof m->image && strspn(img, "abcdefghijklmnopqrstuvwxyz") ==
+                 strlen(img) ? img : "none");
     return SL_OK;
 }

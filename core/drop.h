@@ -36,6 +36,7 @@ struct drop_meta {
     char sha256[65];
     char token_hash[65];            /* sha256 of the delete token, hex */
     time_t created;
+    char image[8];                  /* sniffed from the bytes: "jpeg", ..., "none" */
 };
 
 enum sl_err drop_new_id(char id[DROP_ID_LEN + 1]);
@@ -63,7 +64,7 @@ enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
 /* Metadata <-> S3 user metadata. kv needs room for DROP_META_KV entries; their values point
  * into scratch, which must outlive kv. *n is DROP_META_KV for a record, or DROP_META_START
  * (name, token-hash, created: what is known before the bytes) when start_only. */
-#define DROP_META_KV 5
+#define DROP_META_KV 6
 #define DROP_META_START 3
 enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
                             struct s3_kv kv[DROP_META_KV], size_t *n, struct buf *scratch);

@@ -1,6 +1,7 @@
 #include "spool.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +57,7 @@ static int fsync_dir(const char *dir)
 
 static enum sl_err mkdirs(struct spool *s)
 {
-    static const char *const sub[] = {"", "tmp", "new", "cur", "failed"};
+    static const char *const sub[] = {"", "tmp", "new", "cur", "failed", "locks"};
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
         char p[PATH_MAX];
         if (path(p, s, sub[i], NULL, NULL) || (mkdir(p, 0700) != 0 && errno != EEXIST))
@@ -286,8 +287,11 @@ enum sl_err spool_done(struct spool *s, const struct spool_job *job)
     return SL_OK;
 }
 
-enum sl_err spool_fail(struct spool *s, struct spool_job *job, const char *reason, time_t now)
+enum sl_err spool_fail(struct spool *s, struct spool_job *job, const char *reason, time_t now,
+                       int permanent)
 {
+    if (permanent)
+        job->attempts = SPOOL_MAX_ATTEMPTS - 1;
     job->attempts++;
     snprintf(job->reason, sizeof job->reason, "%s", reason ? reason : "");
     /* backoff: 10 s, 20 s, 40 s, ... capped at an hour */
@@ -362,6 +366,40 @@ enum sl_err spool_requeue_dead(struct spool *s, int *requeued)
     }
     closedir(d);
     return e;
+}
+
+#define LOCK_SLOTS 256   /* hashed: a bounded number of lock files, rare false sharing */
+
+enum sl_err spool_lock_id(struct spool *s, const char *id, int timeout_ms, int *fd)
+{
+    *fd = -1;
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    char name[16], f[PATH_MAX];
+    snprintf(name, sizeof name, "%03u", h % LOCK_SLOTS);
+    if (path(f, s, "locks", name, NULL))
+        return SL_EIO;
+    int l = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (l < 0)
+        return SL_EIO;
+    for (int waited = 0;; waited += 20) {
+        if (flock(l, LOCK_EX | LOCK_NB) == 0) {
+            *fd = l;
+            return SL_OK;
+        }
+        if (errno != EWOULDBLOCK || waited >= timeout_ms) {
+            close(l);
+            return errno == EWOULDBLOCK ? SL_EBUSY : SL_EIO;
+        }
+        usleep(20000);
+    }
+}
+
+void spool_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }
 
 static int count_dir(const char *dir, int dirs_too)

@@ -45,8 +45,15 @@ enum sl_err spool_claim(struct spool *s, time_t now, struct spool_job *job);
 enum sl_err spool_claim_id(struct spool *s, const char *id, struct spool_job *job);
 /* The claimed job is done: removed. */
 enum sl_err spool_done(struct spool *s, const struct spool_job *job);
-/* The claimed job failed: back to new/ with a backoff, or to failed/ after the last attempt. */
-enum sl_err spool_fail(struct spool *s, struct spool_job *job, const char *reason, time_t now);
+/* The claimed job failed: back to new/ with a backoff, or to failed/ after the last attempt
+ * (at once when permanent: retrying cannot help, e.g. not an image). */
+enum sl_err spool_fail(struct spool *s, struct spool_job *job, const char *reason, time_t now,
+                       int permanent);
+/* A host-wide lock for one id (so a job and the lazy path never make the same thing at once
+ * on this host): <dir>/locks/<n>, n a hash of the id. Waits up to timeout_ms; *fd is -1 on
+ * SL_EBUSY. Give it back with spool_unlock(). */
+enum sl_err spool_lock_id(struct spool *s, const char *id, int timeout_ms, int *fd);
+void spool_unlock(int fd);
 /* Moves the jobs of dead workers back to new/ (each counted as one failed attempt). */
 enum sl_err spool_requeue_dead(struct spool *s, int *requeued);
 

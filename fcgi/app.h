@@ -12,6 +12,7 @@
 #include "queue.h"
 #include "s3.h"
 #include "slots.h"
+#include "spool.h"
 
 struct metrics {
     uint64_t uploads_started;
@@ -27,6 +28,9 @@ struct metrics {
 
 struct app {
     struct sluice_config cfg;
+    const char *cfgpath;                  /* for the sluice-thumbd children; NULL: env only */
+    char thumbd[4096];                    /* sluice-thumbd, next to this binary */
+    struct spool *spool;                  /* thumbnail jobs; NULL when thumbnails are off */
     struct slots *slots;
     struct metrics m;
     volatile int stopping;                /* SIGTERM seen: drain */
@@ -49,6 +53,7 @@ void handle_upload_form(struct app *app, struct http *h, struct s3_client *c);
 void handle_share(struct app *app, struct http *h, struct s3_client *c, const char *id);
 void handle_download(struct app *app, struct http *h, struct s3_client *c, const char *id);
 void handle_delete(struct app *app, struct http *h, struct s3_client *c, const char *id);
+void handle_thumbnail(struct app *app, struct http *h, struct s3_client *c, const char *id);
 
 /* the base URL for links: upload.public_url, else scheme://host of the request */
 enum sl_err app_base_url(const struct app *app, const struct http *h, struct buf *out);

@@ -1,9 +1,12 @@
 /* Reading and deleting drops: the share page, the download redirect, DELETE. The bytes never
  * flow through the worker: downloads are 302s to short-lived presigned S3 URLs. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "drop.h"
@@ -110,6 +113,8 @@ void handle_share(struct app *app, struct http *h, struct s3_client *c, const ch
         buf_printf(&b, ",\"sha256\":\"%s\",\"created_at\":\"%s\",\"download_url\":", m.sha256,
                    created);
         json_str(&b, buf_str(&link));
+        if (strcmp(m.image, "none") != 0)
+            buf_printf(&b, ",\"thumbnail_url\":\"%s/d/%s/thumbnail\"", buf_str(&base), m.id);
         buf_puts(&b, "}\n");
         http_reply_json(h, 200, &b, "Vary: Accept\r\n");
     } else {
@@ -129,7 +134,11 @@ void handle_share(struct app *app, struct http *h, struct s3_client *c, const ch
         http_html_escape(&b, m.name);
         buf_printf(&b, "</h1>\n<p>%s &middot; ", size);
         http_html_escape(&b, m.content_type);
-        buf_printf(&b, " &middot; uploaded %s</p>\n<p><a class=b href=\"", created);
+        buf_printf(&b, " &middot; uploaded %s</p>\n", created);
+        if (strcmp(m.image, "none") != 0)
+            buf_printf(&b, "<p><img src=\"/d/%s/thumbnail\" alt=\"preview\" "
+                           "style=\"max-width:100%%;border-radius:6px\"></p>\n", m.id);
+        buf_puts(&b, "<p><a class=b href=\"");
         http_html_escape(&b, buf_str(&link));
         buf_printf(&b, "\">Download</a></p>\n<p><small>SHA-256 <code>%s</code></small></p>\n",
                    m.sha256);
@@ -199,4 +208,122 @@ void handle_delete(struct app *app, struct http *h, struct s3_client *c, const c
         http_reply_error(h, e, NULL, NULL);
     else
         http_reply(h, 204, NULL, NULL, NULL, 0);
+}
+
+#define THUMB_MAX (4u << 20)    /* a thumbnail is tens of KB; never buffer more than this */
+#define THUMB_WAIT_MS 20000     /* how long the lazy path waits for a thumbnail being made */
+
+static enum sl_err to_buf(void *ud, const void *p, size_t n)
+{
+    return buf_append(ud, p, n);
+}
+
+/* fetch thumbs/<id>; SL_ES3_NOTFOUND if there is none yet */
+static enum sl_err fetch_thumb(struct app *app, struct s3_client *c, const char *id,
+                               struct buf *body, char *ctype, size_t ctlen)
+{
+    struct buf key = BUF_INIT(4096);
+    struct s3_result r = {0};
+    buf_reset(body);
+    enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "thumbs", id);
+    if (!e)
+        e = s3_get_object(c, buf_str(&key), NULL, to_buf, body, &r);
+    if (!e)
+        snprintf(ctype, ctlen, "%s", !strcmp(r.content_type, "image/webp") ? "image/webp"
+                                                                          : "image/jpeg");
+    s3_result_free(&r);
+    buf_free(&key);
+    return e;
+}
+
+/* run `sluice-thumbd -m id` in a child process with a deadline; its exit status, or -1 */
+static int run_thumbd(struct app *app, const char *id)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        /* only async-signal-safe calls here: this process has many threads */
+        close_range(3, ~0U, 0);
+        if (app->cfgpath)
+            execl(app->thumbd, app->thumbd, "-c", app->cfgpath, "-m", id, (char *)NULL);
+        else
+            execl(app->thumbd, app->thumbd, "-m", id, (char *)NULL);
+        _exit(127);
+    }
+    for (int waited = 0;; waited += 10) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        if (r < 0 || waited >= THUMB_WAIT_MS) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+}
+
+static void send_thumb(struct http *h, const struct buf *body, const char *ctype)
+{
+    http_reply(h, 200, ctype, "Cache-Control: public, max-age=86400\r\n", body->data,
+               body->len);
+}
+
+void handle_thumbnail(struct app *app, struct http *h, struct s3_client *c, const char *id)
+{
+    struct buf body = BUF_INIT(THUMB_MAX);
+    char ctype[32];
+    struct drop_meta m;
+    int lock = -1, code;
+    if (!drop_valid_id(id)) {
+        http_reply_error(h, SL_ENOTFOUND, NULL, NULL);
+        goto out;
+    }
+    enum sl_err e = fetch_thumb(app, c, id, &body, ctype, sizeof ctype);
+    if (!e) {
+        send_thumb(h, &body, ctype);
+        goto out;
+    }
+    if (e != SL_ES3_NOTFOUND) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    if (!load(app, h, c, id, &m, 1))
+        goto out;
+    if (!strcmp(m.image, "none")) {
+        http_reply_error(h, SL_ENOTFOUND, "this drop is not an image: it has no thumbnail", NULL);
+        goto out;
+    }
+    /* make it now, once: one maker per drop on this host; the others wait and find it made */
+    if (app->spool && spool_lock_id(app->spool, id, THUMB_WAIT_MS, &lock) != SL_OK) {
+        http_reply_error(h, SL_EBUSY, "the thumbnail is being made, retry shortly",
+                         "Retry-After: 2\r\n");
+        goto out;
+    }
+    if (fetch_thumb(app, c, id, &body, ctype, sizeof ctype) == SL_OK) {
+        send_thumb(h, &body, ctype);
+        goto out;
+    }
+    struct spool_job job;
+    int claimed = app->spool && spool_claim_id(app->spool, id, &job) == SL_OK;
+    code = run_thumbd(app, id);
+    if (code == 0 && fetch_thumb(app, c, id, &body, ctype, sizeof ctype) == SL_OK) {
+        if (claimed)
+            spool_done(app->spool, &job);
+        send_thumb(h, &body, ctype);
+    } else if (code == 2) {
+        if (claimed)
+            spool_fail(app->spool, &job, "refused by the thumbnailer", time(NULL), 1);
+        http_reply_error(h, SL_EUNPROCESSABLE, "this image cannot be made into a thumbnail",
+                         NULL);
+    } else {
+        if (claimed)
+            spool_fail(app->spool, &job, "the lazy path failed", time(NULL), 0);
+        http_reply_error(h, SL_EINTERNAL, "making the thumbnail failed", NULL);
+    }
+out:
+    spool_unlock(lock);
+    buf_free(&body);
 }

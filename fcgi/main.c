@@ -113,6 +113,8 @@ static void route(struct http *h, struct s3_client *c)
             return handle_share(&app, h, c, id);
         if (!strcmp(slash, "/download"))
             return handle_download(&app, h, c, id);
+        if (!strcmp(slash, "/thumbnail"))
+            return handle_thumbnail(&app, h, c, id);
     }
     http_reply_error(h, SL_ENOTFOUND, "no such route", NULL);
 }
@@ -206,6 +208,24 @@ int main(int argc, char **argv)
     if (threads > 0)
         app.cfg.server.threads = threads;   /* the flag wins over the file */
     buf_free(&why);
+    app.cfgpath = cfgpath;
+    ssize_t exe = readlink("/proc/self/exe", app.thumbd, sizeof app.thumbd - 32);
+    if (exe > 0) {
+        app.thumbd[exe] = '\0';
+        char *slash = strrchr(app.thumbd, '/');
+        strcpy(slash ? slash + 1 : app.thumbd, "sluice-thumbd");
+    } else {
+        strcpy(app.thumbd, "sluice-thumbd");
+    }
+    if (app.cfg.thumbs.enabled && app.cfg.thumbs.spool_dir) {
+        char name[64];
+        snprintf(name, sizeof name, "fcgi-%d", getpid());
+        if (spool_open(app.cfg.thumbs.spool_dir, name, &app.spool)) {
+            fprintf(stderr, "sluice-fcgi: cannot open the thumbnail spool %s\n",
+                    app.cfg.thumbs.spool_dir);
+            return 1;
+        }
+    }
     if (slots_open(app.cfg.upload.slot_dir, app.cfg.upload.slots, &app.slots)) {
         fprintf(stderr, "sluice-fcgi: cannot create the slot files in %s\n",
                 app.cfg.upload.slot_dir);
@@ -272,6 +292,7 @@ int main(int argc, char **argv)
         pthread_join(t[i], NULL);
     free(t);
     slots_close(app.slots);
+    spool_close(app.spool);
     s3_global_cleanup();
     config_free(&app.cfg);
     fprintf(stderr, "sluice-fcgi: stopped\n");

@@ -22,6 +22,7 @@
 
 #include "app.h"
 #include "drop.h"
+#include "imghdr.h"
 #include "json.h"
 #include "multipart.h"
 #include "pipe.h"
@@ -57,7 +58,9 @@ struct upload {
     char client_type[128];           /* what the client said the content type was */
     EVP_MD_CTX *sha;
     uint64_t received;
-    uint64_t announced;              /* PIPE_SIZE_UNKNOWN for chunked bodies and forms */
+    uint64_t announced;
+    unsigned char head[IMG_SNIFF_BYTES];  /* the first bytes: is it an image? */
+    size_t head_len;              /* PIPE_SIZE_UNKNOWN for chunked bodies and forms */
     /* forms */
     int in_file;
     int file_seen;
@@ -120,6 +123,11 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
     if (u->announced != PIPE_SIZE_UNKNOWN && u->received + n > u->announced)
         return SL_EUNPROCESSABLE;
     EVP_DigestUpdate(u->sha, p, n);
+    if (u->head_len < sizeof u->head) {
+        size_t k = sizeof u->head - u->head_len < n ? sizeof u->head - u->head_len : n;
+        memcpy(u->head + u->head_len, p, k);
+        u->head_len += k;
+    }
     u->received += n;
     METRIC_ADD(u->app, bytes_in, n);
     return queue_push(u->q, p, n);
@@ -226,8 +234,18 @@ static enum sl_err reply_created(struct upload *u)
         buf_puts(&loc, "/download");
         e = json_str(&j, buf_str(&loc));
     }
+    if (!e && strcmp(u->meta.image, "none") != 0) {
+        e = buf_puts(&j, ",\"thumbnail_url\":");
+        buf_reset(&loc);
+        if (!e)
+            e = buf_printf(&loc, "%s/d/%s/thumbnail", buf_str(&base), u->meta.id);
+        if (!e)
+            e = json_str(&j, buf_str(&loc));
+    } else if (!e) {
+        e = buf_puts(&j, ",\"thumbnail_url\":null");
+    }
     if (!e)
-        e = buf_puts(&j, ",\"thumbnail_url\":null,\"name\":");
+        e = buf_puts(&j, ",\"name\":");
     if (!e)
         e = json_str(&j, u->meta.name);
     if (!e)
@@ -257,6 +275,9 @@ static enum sl_err commit(struct upload *u)
     EVP_DigestFinal_ex(u->sha, d, &l);
     sigv4_hex(d, 32, u->meta.sha256);
     u->meta.size = u->received;
+    /* the content decides, not what the client said it was */
+    snprintf(u->meta.image, sizeof u->meta.image, "%s",
+             img_type_name(img_sniff(u->head, u->head_len)));
     struct s3_kv kv[DROP_META_KV];
     struct buf scratch = BUF_INIT(8192);
     size_t n;
@@ -381,6 +402,11 @@ static void run_upload(struct app *app, struct http *h, struct upload *u, int fo
     if (!e) {
         set_state(u, UP_COMMITTED);
         METRIC_ADD(app, uploads_committed, 1);
+        /* a thumbnail job, made later: the reply never waits for the thumbnail itself. If this
+         * fails the drop is still fine; the first request for its thumbnail makes it. */
+        if (app->spool && strcmp(u->meta.image, "none") != 0 &&
+            spool_submit(app->spool, u->meta.id) != SL_OK)
+            fprintf(stderr, "sluice-fcgi: %s: could not queue its thumbnail\n", u->meta.id);
         reply_created(u);
         http_flush(h);
         delete_key(u, &u->marker);   /* after the reply: it only guarded the upload */

@@ -57,6 +57,10 @@ threads = ${SLUICE_THREADS:-8}
 drain_timeout = ${SLUICE_DRAIN:-30s}
 [janitor]
 max_age = ${SLUICE_JANITOR_AGE:-24h}
+[thumbs]
+enabled = ${SLUICE_THUMBS:-true}
+spool_dir = $d/spool
+max_pixels = ${SLUICE_MAX_PIXELS:-40000000}
 CONF
 }
 
@@ -72,6 +76,13 @@ stack_start_workers() {
         [ $SECONDS -lt $deadline ] || { echo "stack: no worker socket" >&2; return 1; }
         sleep 0.05
     done
+}
+
+# stack_start_thumbd DIR: sluice-thumbd on DIR/spool (in the background, pid in a file)
+stack_start_thumbd() {
+    local d=$1
+    "$SLUICE_BUILD/sluice-thumbd" -c "$d/sluice.conf" -l "$d/thumbd.log" &
+    echo $! > "$d/thumbd.pid"
 }
 
 # stack_start_nginx DIR PORT: nginx with examples/nginx/sluice.conf
@@ -123,7 +134,7 @@ CONF
 # stack_stop DIR: TERM every process with a pid file under DIR, KILL what is left after 10 s
 stack_stop() {
     local d=$1 f pid i pids=()
-    for f in "$d"/workers.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
+    for f in "$d"/workers.pid "$d"/thumbd.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
         [ -f "$f" ] || continue
         # (spawn-fcgi writes its pid file without a final newline)
         while read -r pid || [ -n "$pid" ]; do

@@ -35,6 +35,7 @@ start() {
 <p>sluice is running. Upload with <code>curl -T FILE -H "Authorization: Bearer TOKEN" URL/api/drops/NAME</code>.
 HTML
     stack_start_workers "$RUN" 2
+    stack_start_thumbd "$RUN"
     if ! stack_start_nginx "$RUN" "$port"; then
         echo "stack: nginx did not start on 127.0.0.1:$port (in use? set SLUICE_PORT)" >&2
         tail -3 "$RUN/nginx/error.log" >&2 || true
@@ -75,7 +76,7 @@ stop() {
 
 status() {
     local f pid
-    for f in "$RUN"/s3/run/*.pid "$RUN"/workers.pid "$RUN"/nginx/nginx.pid; do
+    for f in "$RUN"/s3/run/*.pid "$RUN"/workers.pid "$RUN"/thumbd.pid "$RUN"/nginx/nginx.pid; do
         [ -f "$f" ] || continue
         while read -r pid; do
             [ -n "$pid" ] || continue

@@ -1,1 +1,251 @@
-int main(void) { return 0; }
+/* sluice-thumbd: makes the thumbnails the spool asks for.
+ *
+ *   sluice-thumbd [-c CONFIG] [-l LOG]     claim jobs until SIGTERM (thumbs.workers threads)
+ *   sluice-thumbd [-c CONFIG] -m ID        make ID's thumbnail now, once (the lazy path runs
+ *                                          this in a child process, so a decoder crash on a
+ *                                          hostile image can never take a FastCGI worker down)
+ * Exit status of -m: 0 made (or already there), 2 not an image / refused, 1 failed. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drop.h"
+#include "s3.h"
+#include "spool.h"
+#include "thumb.h"
+
+static struct sluice_config cfg;
+static volatile sig_atomic_t stopping;
+
+struct src_buf {
+    struct buf b;
+};
+
+static enum sl_err collect(void *ud, const void *p, size_t n)
+{
+    return buf_append(&((struct src_buf *)ud)->b, p, n);   /* SL_ETOOBIG past max_source */
+}
+
+/* Make id's thumbnail. *permanent: retrying cannot help (not an image, too big, gone). */
+static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent, char *why,
+                            size_t why_len)
+{
+    const char *prefix = cfg.s3.prefix;
+    struct buf key = BUF_INIT(4096);
+    struct s3_result r = {0};
+    struct drop_meta m;
+    struct src_buf src = {BUF_INIT(cfg.thumbs.max_source)};
+    unsigned char *thumb = NULL;
+    size_t tn = 0;
+    *permanent = 0;
+    enum sl_err e = drop_key(&key, prefix, "thumbs", id);
+    if (!e && s3_head_object(c, buf_str(&key), &r) == SL_OK)
+        goto out;   /* made already (by another host, or the lazy path) */
+    if (!e)
+        e = drop_key(&key, prefix, "meta", id);
+    if (!e)
+        e = s3_head_object(c, buf_str(&key), &r);
+    if (e == SL_ES3_NOTFOUND || (!e && drop_meta_from_result(&r, id, &m))) {
+        snprintf(why, why_len, "no such drop (deleted?)");
+        *permanent = 1;
+        e = SL_ENOTFOUND;
+        goto out;
+    }
+    if (!e && !strcmp(m.image, "none")) {
+        snprintf(why, why_len, "not an image");
+        *permanent = 1;
+        e = SL_EUNPROCESSABLE;
+        goto out;
+    }
+    if (!e && m.size > cfg.thumbs.max_source) {
+        snprintf(why, why_len, "source of %llu bytes is over thumbs.max_source",
+                 (unsigned long long)m.size);
+        *permanent = 1;
+        e = SL_ETOOBIG;
+        goto out;
+    }
+    if (!e)
+        e = drop_key(&key, prefix, "drops", id);
+    if (!e)
+        e = s3_get_object(c, buf_str(&key), NULL, collect, &src, &r);
+    if (e) {
+        snprintf(why, why_len, "fetching the original: %s", sl_err_str(e));
+        *permanent = e == SL_ETOOBIG;
+        goto out;
+    }
+    struct thumb_opts o = {.max_edge = (unsigned)cfg.thumbs.max_edge,
+                           .max_pixels = cfg.thumbs.max_pixels, .webp = cfg.thumbs.webp,
+                           .quality = cfg.thumbs.quality, .reduced_decode = 1};
+    struct thumb_info info;
+    e = thumb_make(src.b.data ? src.b.data : "", src.b.len, &o, &thumb, &tn, &info);
+    if (e) {
+        snprintf(why, why_len, "%s image %ux%u: %s", img_type_name(info.type), info.src_w,
+                 info.src_h, e == SL_ETOOBIG ? "too many pixels" : "cannot be decoded");
+        *permanent = e == SL_ETOOBIG || e == SL_EBADREQ;
+        goto out;
+    }
+    e = drop_key(&key, prefix, "thumbs", id);
+    if (!e) {
+        struct s3_body body = {.length = tn, .mem = thumb};
+        struct s3_put_opts po = {.content_type = cfg.thumbs.webp ? "image/webp" : "image/jpeg",
+                                 .cache_control = "public, max-age=31536000, immutable"};
+        e = s3_put_object(c, buf_str(&key), &body, &po, &r);
+        if (e)
+            snprintf(why, why_len, "storing the thumbnail: %s", sl_err_str(e));
+        else
+            fprintf(stderr, "sluice-thumbd: made %s: %ux%u from a %ux%u %s (decoded at %ux%u)\n",
+                    id, info.w, info.h, info.src_w, info.src_h, img_type_name(info.type),
+                    info.decoded_w, info.decoded_h);
+    }
+out:
+    free(thumb);
+    buf_free(&src.b);
+    buf_free(&key);
+    s3_result_free(&r);
+    return e;
+}
+
+struct worker {
+    pthread_t t;
+    int n;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    char name[96], host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    for (char *p = host; *p; p++)
+        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9'))
+            *p = '-';
+    snprintf(name, sizeof name, "thumbd-%s-%d-%d", host, getpid(), w->n);
+    struct spool *sp = NULL;
+    struct s3_client *c = NULL;
+    if (spool_open(cfg.thumbs.spool_dir, name, &sp) || s3_client_new(&cfg.s3, &c)) {
+        fprintf(stderr, "sluice-thumbd: cannot open the spool %s\n", cfg.thumbs.spool_dir);
+        spool_close(sp);
+        return NULL;
+    }
+    time_t last_sweep = 0;
+    while (!stopping) {
+        time_t now = time(NULL);
+        if (now - last_sweep >= 10) {   /* jobs of workers that died go back to the queue */
+            int n = 0;
+            spool_requeue_dead(sp, &n);
+            if (n)
+                fprintf(stderr, "sluice-thumbd: re-queued %d jobs of dead workers\n", n);
+            last_sweep = now;
+        }
+        struct spool_job job;
+        enum sl_err e = spool_claim(sp, now, &job);
+        if (e == SL_ENOTFOUND) {
+            usleep(100000);
+            continue;
+        }
+        if (e) {
+            usleep(500000);
+            continue;
+        }
+        int lock = -1, permanent = 0;
+        char why[SPOOL_REASON_MAX + 1] = "";
+        /* the lazy path may be making this very one: wait for it, then find it made */
+        spool_lock_id(sp, job.id, 60000, &lock);
+        e = make_one(c, job.id, &permanent, why, sizeof why);
+        spool_unlock(lock);
+        if (!e) {
+            spool_done(sp, &job);
+        } else {
+            fprintf(stderr, "sluice-thumbd: %s: %s%s\n", job.id, why,
+                    permanent ? " (given up)" : " (will retry)");
+            spool_fail(sp, &job, why, time(NULL), permanent);
+        }
+    }
+    s3_client_free(c);
+    spool_close(sp);
+    return NULL;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfgpath = getenv("SLUICE_CONFIG"), *make_id = NULL;
+    int ch;
+    while ((ch = getopt(argc, argv, "c:l:m:h")) != -1) {
+        switch (ch) {
+        case 'c': cfgpath = optarg; break;
+        case 'm': make_id = optarg; break;
+        case 'l':
+            if (!freopen(optarg, "a", stderr)) {
+                perror(optarg);
+                return 1;
+            }
+            setvbuf(stderr, NULL, _IOLBF, 0);
+            break;
+        default:
+            fprintf(stderr, "usage: sluice-thumbd [-c CONFIG] [-l LOGFILE] [-m DROP_ID]\n");
+            return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (!cfgpath && access("/etc/sluice/sluice.conf", R_OK) == 0)
+        cfgpath = "/etc/sluice/sluice.conf";
+    config_defaults(&cfg);
+    struct buf why = BUF_INIT(4096);
+    if (config_load(&cfg, cfgpath, &why)) {
+        fprintf(stderr, "sluice-thumbd: %s\n", buf_str(&why));
+        return 1;
+    }
+    buf_free(&why);
+    if (s3_global_init())
+        return 1;
+    if (make_id) {
+        struct s3_client *c;
+        int permanent = 0;
+        char reason[SPOOL_REASON_MAX + 1] = "";
+        if (!drop_valid_id(make_id) || s3_client_new(&cfg.s3, &c))
+            return 2;
+        enum sl_err e = make_one(c, make_id, &permanent, reason, sizeof reason);
+        if (e)
+            fprintf(stderr, "sluice-thumbd: %s: %s\n", make_id, reason);
+        s3_client_free(c);
+        s3_global_cleanup();
+        config_free(&cfg);
+        return e ? (permanent ? 2 : 1) : 0;
+    }
+    if (!cfg.thumbs.spool_dir) {
+        fprintf(stderr, "sluice-thumbd: thumbs.spool_dir is not set\n");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int n = cfg.thumbs.workers;
+    struct worker *w = calloc((size_t)n, sizeof *w);
+    for (int i = 0; i < n; i++) {
+        w[i].n = i;
+        pthread_create(&w[i].t, NULL, work, &w[i]);
+    }
+    fprintf(stderr, "sluice-thumbd: pid %d with %d workers on %s\n", getpid(), n,
+            cfg.thumbs.spool_dir);
+    for (int i = 0; i < n; i++)
+        pthread_join(w[i].t, NULL);
+    free(w);
+    s3_global_cleanup();
+    config_free(&cfg);
+    fprintf(stderr, "sluice-thumbd: stopped\n");
+    return 0;
+}

@@ -97,7 +97,7 @@ static void test_backoff_and_poison(void **state)
     for (int i = 1; i <= SPOOL_MAX_ATTEMPTS; i++) {
         assert_int_equal(spool_claim(s, now, &j), SL_OK);
         assert_int_equal(j.attempts, i - 1);
-        assert_int_equal(spool_fail(s, &j, "corrupt\nimage", now), SL_OK);
+        assert_int_equal(spool_fail(s, &j, "corrupt\nimage", now, 0), SL_OK);
         if (i < SPOOL_MAX_ATTEMPTS) {
             assert_int_equal(spool_claim(s, now, &j), SL_ENOTFOUND);   /* backing off */
             now = j.not_before;
@@ -120,6 +120,30 @@ static void test_backoff_and_poison(void **state)
 }
 
 /* a worker claims a job and is killed: another worker re-queues it and does it */
+static void test_permanent_failure_and_id_lock(void **state)
+{
+    (void)state;
+    struct spool *s, *t;
+    assert_int_equal(spool_open(dir, "w3", &s), SL_OK);
+    assert_int_equal(spool_open(dir, "w4", &t), SL_OK);
+    assert_int_equal(spool_submit(s, "FFF"), SL_OK);
+    struct spool_job j;
+    assert_int_equal(spool_claim(s, time(NULL), &j), SL_OK);
+    assert_int_equal(spool_fail(s, &j, "not an image", time(NULL), 1), SL_OK);
+    struct spool_counts c = counts(s);
+    assert_int_equal(c.failed, 1);      /* no retries for what cannot succeed */
+    assert_int_equal(c.pending, 0);
+    int a, b;
+    assert_int_equal(spool_lock_id(s, "FFF", 0, &a), SL_OK);
+    assert_int_equal(spool_lock_id(t, "FFF", 100, &b), SL_EBUSY);   /* waited 100 ms */
+    assert_int_equal(b, -1);
+    spool_unlock(a);
+    assert_int_equal(spool_lock_id(t, "FFF", 0, &b), SL_OK);
+    spool_unlock(b);
+    spool_close(s);
+    spool_close(t);
+}
+
 static void test_dead_worker_requeued(void **state)
 {
     (void)state;
@@ -257,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_claim_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_winner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backoff_and_poison, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_permanent_failure_and_id_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_worker_requeued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thousand_jobs_two_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_files, setup, teardown),

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Thumbnails end to end: an image upload queues a job (sniffed from the bytes, not the name),
+# sluice-thumbd makes it; with the daemon stopped the first request makes it at once, and
+# concurrent requests make it only once; non-images and hostile images fail cleanly.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib.sh
+. scripts/stack-lib.sh
+W=$(mktemp -d /tmp/sluice-th.XXXXXX)
+cleanup() {
+    stack_stop "$W"
+    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
+    rm -rf "$W"
+}
+trap cleanup EXIT
+export SLUICE_PREFIX="it-th-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_MAX_PIXELS=20000000
+stack_write_conf "$W"
+stack_start_workers "$W" || exit 1
+stack_start_thumbd "$W"
+NP=$(free_port)
+stack_start_nginx "$W" "$NP" || exit 1
+B=http://127.0.0.1:$NP
+MK=$SLUICE_BUILD/tests/mkimage
+up() { curl -sS -H "Authorization: Bearer $SLUICE_TOKEN" -T "$1" "$B/api/drops/$2"; }
+thumb_ready() { [ "$(curl -sS -o "$W/t.out" -w '%{http_code}' "$B/d/$1/thumbnail")" = 200 ]; }
+pending() { { find "$W/spool/new" -type f; find "$W/spool/cur" -mindepth 2 -type f; } | wc -l; }
+
+# the daemon makes them: sizes, aspect ratios, EXIF orientation, every input format
+$MK jpeg 1200 800 "$W/a.jpg"; $MK png 500 1000 "$W/b.png"; $MK gif 300 200 "$W/c.gif"
+$MK webp 1000 1000 "$W/d.webp"; $MK jpeg 400 200 "$W/rot.jpg" 6; $MK jpeg 4000 3000 "$W/big.jpg"
+for f in a.jpg:"jpeg 320 213" b.png:"jpeg 160 320" c.gif:"jpeg 300 200" d.webp:"jpeg 320 320" \
+         rot.jpg:"jpeg 160 320" big.jpg:"jpeg 320 240"; do
+    name=${f%%:*} want=${f#*:}
+    json=$(up "$W/$name" "$name")
+    id=$(printf '%s' "$json" | jget id)
+    contains "$name: the reply links its thumbnail" "/d/$id/thumbnail" "$(printf '%s' "$json" | jget thumbnail_url)"
+    wait_for "$name: thumbnail made by sluice-thumbd" 20 thumb_ready "$id"
+    check "$name: thumbnail type and size" "$want" "$("$MK" --info "$W/t.out")"
+done
+contains "the share page shows the thumbnail" "/d/$id/thumbnail" "$(curl -sS "$B/d/$id")"
+contains "the 12 MP JPEG was decoded at 1/8 scale" "from a 4000x3000 jpeg (decoded at 500x375)" "$(cat "$W/thumbd.log")"
+hdrs=$(curl -sS -D- -o /dev/null "$B/d/$id/thumbnail" | tr -d '\r')
+contains "thumbnails are cacheable" "Cache-Control: public, max-age=86400" "$hdrs"
+spool_empty() { [ "$(pending)" = 0 ]; }
+wait_for "the spool is empty" 10 spool_empty
+
+# non-images: sniffed from the bytes, whatever the name says
+printf 'just text' > "$W/fake.jpg"
+json=$(up "$W/fake.jpg" "fake.jpg")
+id=$(printf '%s' "$json" | jget id)
+check "a text file named .jpg gets no thumbnail" "" "$(printf '%s' "$json" | jget thumbnail_url)"
+check "and no job" 0 "$(pending)"
+check "its thumbnail is a 404" 404 "$(curl -sS -o "$W/out" -w '%{http_code}' "$B/d/$id/thumbnail")"
+check "with a JSON error" not_found "$(jget error < "$W/out")"
+
+# the lazy path: the daemon is down; the first request makes it, concurrent ones only once
+kill "$(cat "$W/thumbd.pid")"; rm -f "$W/thumbd.pid"
+wait_for "sluice-thumbd stopped" 10 bash -c "! grep -q . /proc/$(pgrep -f "sluice-thumbd -c $W/" | head -1)/stat 2>/dev/null"
+$MK png 2000 1000 "$W/lazy.png"
+id=$(up "$W/lazy.png" lazy.png | jget id)
+check "the lazy job is pending" 1 "$(pending)"
+for i in 1 2 3 4 5; do
+    curl -sS -o "$W/lazy.$i" -w '%{http_code}\n' "$B/d/$id/thumbnail" > "$W/lazy.$i.code" &
+done
+wait
+codes=$(cat "$W"/lazy.*.code | sort | uniq -c | tr -s ' ')
+check "five concurrent first requests all get it" " 5 200" "$codes"
+check "the lazy thumbnail's size" "jpeg 320 160" "$("$MK" --info "$W/lazy.1")"
+check "it was made once" 1 "$(grep -c "made $id" "$W/worker.log")"
+check "its job is done" 0 "$(pending)"
+
+# hostile: a decompression bomb (a PNG header claiming 50000 x 50000), a truncated JPEG
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\xc3\x50\x00\x00\xc3\x50\x08\x06\x00\x00\x00\x12\x34\x56\x78' > "$W/bomb.png"
+id=$(up "$W/bomb.png" bomb.png | jget id)
+t0=$(date +%s%N)
+check "the bomb's thumbnail is refused" 422 "$(curl -sS -o "$W/out" -w '%{http_code}' "$B/d/$id/thumbnail")"
+check "with a JSON error" unprocessable "$(jget error < "$W/out")"
+contains "refused from its header" "png image 50000x50000: too many pixels" "$(cat "$W/worker.log")"
+head -c 20000 "$W/big.jpg" > "$W/cut.jpg"
+id=$(up "$W/cut.jpg" cut.jpg | jget id)
+check "a truncated JPEG: refused" 422 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id/thumbnail")"
+check "failed jobs are set aside, not retried" 2 "$(find "$W/spool/failed" -type f | wc -l)"
+check "nothing left pending" 0 "$(pending)"
+check "the worker still serves" 200 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/healthz")"
+finish
