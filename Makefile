@@ -28,7 +28,7 @@ THUMB_OBJ := $(BUILD)/thumbs/thumb.o
 THUMBD_BIN := $(BUILD)/sluice-thumbd
 LDLIBS_GD := -lgd -ljpeg -lexif
 
-.PHONY: all test unit integration asan valgrind fuzz run stop clean format
+.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format
 all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
 
 $(BUILD)/%.o: %.c
@@ -107,6 +107,15 @@ fuzz: $(FUZZ_TARGETS)
 	            fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then \
 	        tail -40 build-fuzz/$$n.log; exit 1; fi; \
 	    grep -E "DONE" build-fuzz/$$n.log; done
+
+# Benchmarks (bench/): programs that print tables of ratios against a baseline measured in
+# the same run. Not tests, not run by `make test`.
+$(BUILD)/bench/thumb_decode: bench/thumb_decode.c $(THUMB_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Ithumbs -o $@ $(filter %.c %.o %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
+
+bench: $(BUILD)/bench/thumb_decode
+	$(BUILD)/bench/thumb_decode
 
 run:
 	scripts/stack.sh start

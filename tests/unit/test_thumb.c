@@ -227,11 +227,14 @@ static void test_hostile(void **state)
     long after = rss_kb();
     print_message("peak RSS during the hostile inputs: %ld kB before, %ld kB after\n", before,
                   after);
-    assert_true(after - before < 16 * 1024);   /* no spike: the bomb was never allocated */
     free(j.p);
     free(p.p);
     free(g.p);
     free(w.p);
+    /* no spike: the bomb's 10 GB were never allocated (under valgrind RSS is valgrind's) */
+    const char *pre = getenv("LD_PRELOAD");
+    if (!(pre && strstr(pre, "vgpreload")))
+        assert_true(after - before < 16 * 1024);
 }
 
 int main(void)
