@@ -114,8 +114,9 @@ $(BUILD)/bench/thumb_decode: bench/thumb_decode.c $(THUMB_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Ithumbs -o $@ $(filter %.c %.o %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
 
-bench: $(BUILD)/bench/thumb_decode
+bench: all $(BUILD)/bench/thumb_decode
 	$(BUILD)/bench/thumb_decode
+	BUILD=$(BUILD) bench/upload_thumbs.sh
 
 run:
 	scripts/stack.sh start
