@@ -100,6 +100,11 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(wildcard core/*.h)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -Icore $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
 	    -o $@ $< $(CORE_SRC) $(LDLIBS_CORE)
+build-fuzz/fuzz_image: fuzz/fuzz_image.c thumbs/thumb.c $(CORE_SRC) $(wildcard core/*.h)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -Icore -Ithumbs $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< thumbs/thumb.c $(CORE_SRC) $(LDLIBS_GD) $(LDLIBS_CORE)
+
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "== $$t ($(FUZZ_SECONDS)s)"; \
