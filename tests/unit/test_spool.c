@@ -202,7 +202,7 @@ static void test_thousand_jobs_two_workers(void **state)
     for (int k = 0; k < 2; k++) {
         kids[k] = fork();
         if (kids[k] == 0) {
-            char name[16], log[128];
+            char name[32], log[128];
             snprintf(name, sizeof name, "worker%d", k);
             snprintf(log, sizeof log, "%s/done.%d", dir, k);
             struct spool *w;
