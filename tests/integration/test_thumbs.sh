@@ -69,6 +69,21 @@ check "the lazy thumbnail's size" "jpeg 320 160" "$("$MK" --info "$W/lazy.1")"
 check "it was made once" 1 "$(grep -c "made $id" "$W/worker.log")"
 check "its job is done" 0 "$(pending)"
 
+# a lost job (the host holding the spool is gone): the first request still makes it
+$MK gif 900 300 "$W/lost.gif"
+id=$(up "$W/lost.gif" lost.gif | jget id)
+rm -f "$W/spool/new/$id"
+check "a lost job: the thumbnail is made on request" 200 "$(curl -sS -o "$W/lost.out" -w '%{http_code}' "$B/d/$id/thumbnail")"
+check "a lost job: its size" "jpeg 320 107" "$("$MK" --info "$W/lost.out")"
+
+# an image upload that fails leaves no job behind
+{ head -c 2048 "$W/big.jpg"; head -c $((5 * 1024 * 1024)) /dev/urandom; } > "$W/slow.jpg"   # 25 s at 200 kB/s
+(curl -sS -o /dev/null --limit-rate 200k -H "Authorization: Bearer $SLUICE_TOKEN" -T "$W/slow.jpg" "$B/api/drops/aborted.jpg" &
+ cpid=$!; sleep 1; kill "$cpid") 2>/dev/null
+slots_free() { [ "$(metric sluice_slots_in_use "$B")" = 0 ]; }
+wait_for "an aborted image upload: its slot is free" 20 slots_free
+check "an aborted image upload: no job" 0 "$(pending)"
+
 # hostile: a decompression bomb (a PNG header claiming 50000 x 50000), a truncated JPEG
 printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\xc3\x50\x00\x00\xc3\x50\x08\x06\x00\x00\x00\x12\x34\x56\x78' > "$W/bomb.png"
 id=$(up "$W/bomb.png" bomb.png | jget id)
