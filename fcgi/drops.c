@@ -202,6 +202,8 @@ void handle_delete(struct app *app, struct http *h, struct s3_client *c, const c
         e = drop_key(&key, app->cfg.s3.prefix, "drops", id);
     if (!e)
         e = s3_delete_object(c, buf_str(&key), &r);
+    if (!e && !drop_key(&key, app->cfg.s3.prefix, "thumbs", id))
+        s3_delete_object(c, buf_str(&key), &r);   /* none for non-images: fine either way */
     s3_result_free(&r);
     buf_free(&key);
     if (e)

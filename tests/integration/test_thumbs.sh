@@ -96,5 +96,11 @@ id=$(up "$W/cut.jpg" cut.jpg | jget id)
 check "a truncated JPEG: refused" 422 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id/thumbnail")"
 check "failed jobs are set aside, not retried" 2 "$(find "$W/spool/failed" -type f | wc -l)"
 check "nothing left pending" 0 "$(pending)"
+# deleting a drop deletes its thumbnail
+json=$(up "$W/a.jpg" del.jpg); id=$(printf '%s' "$json" | jget id); tok=$(printf '%s' "$json" | jget delete_token)
+check "before the delete: a thumbnail" 200 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id/thumbnail")"
+check "delete" 204 "$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE -H "X-Delete-Token: $tok" "$B/api/drops/$id")"
+left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}thumbs/$id" --query 'length(Contents || `[]`)' --output text)
+check "after the delete: no thumbnail object" 0 "$left"
 check "the worker still serves" 200 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/healthz")"
 finish
