@@ -33,6 +33,7 @@ struct upload_config {
     char *slot_dir;             /* where the slot lock files live */
     char *public_url;           /* base URL for share links, e.g. http://127.0.0.1:8080 */
     long download_expires;      /* seconds a presigned download link lives */
+    long direct_expires;        /* seconds a presigned upload (PUT / POST policy) lives */
 };
 
 struct server_config {

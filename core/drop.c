@@ -266,7 +266,9 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
     memset(m, 0, sizeof *m);
     const char *name = s3_result_meta(r, "name"), *sha = s3_result_meta(r, "sha256");
     const char *th = s3_result_meta(r, "token-hash"), *created = s3_result_meta(r, "created");
-    if (!name || !is_hex64(sha) || !is_hex64(th) || !created || !drop_valid_id(id))
+    /* sha256 is "" when unknown (a direct upload whose client sent none) */
+    if (!name || !sha || (*sha && !is_hex64(sha)) || !is_hex64(th) || !created ||
+        !drop_valid_id(id))
         return SL_EBADREQ;
     struct buf dec = BUF_INIT(4096);
     enum sl_err e = drop_pct_decode(&dec, name, strlen(name));

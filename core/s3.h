@@ -204,7 +204,8 @@ struct s3_post_form {
 struct s3_post_opts {
     const char *key;
     int starts_with;          /* key is a prefix, the client picks the rest */
-    uint64_t max_size;        /* content-length-range 0..max_size; 0: no range */
+    uint64_t min_size;        /* content-length-range min_size..max_size */
+    uint64_t max_size;        /* 0: no range */
     const char *content_type; /* NULL: any */
     int success_status;       /* 0 (S3's default 204) or 200 / 201 */
     long expires;

@@ -256,8 +256,8 @@ enum sl_err s3_post_policy(const struct s3_config *cfg, const struct s3_post_opt
         e = exact(&pol, out, "key", o->key, 1);
     }
     if (!e && o->max_size)
-        e = buf_printf(&pol, ",[\"content-length-range\",0,%llu]",
-                       (unsigned long long)o->max_size);
+        e = buf_printf(&pol, ",[\"content-length-range\",%llu,%llu]",
+                       (unsigned long long)o->min_size, (unsigned long long)o->max_size);
     if (!e && o->content_type)
         e = exact(&pol, out, "Content-Type", o->content_type, 1);
     if (!e && o->success_status) {
