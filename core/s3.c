@@ -396,7 +396,9 @@ static int has_ctl(const char *s)
 static enum sl_err add_header(struct curl_slist **l, const char *name, const char *value)
 {
     struct buf line = BUF_INIT(16 * 1024);
-    enum sl_err e = buf_printf(&line, "%s: %s", name, value);
+    /* curl drops "Name:" headers without a value; "Name;" is its way to send an empty one */
+    enum sl_err e = *value ? buf_printf(&line, "%s: %s", name, value)
+                           : buf_printf(&line, "%s;", name);
     if (!e) {
         struct curl_slist *n = curl_slist_append(*l, line.data);
         if (n)

@@ -55,6 +55,13 @@ void handle_download(struct app *app, struct http *h, struct s3_client *c, const
 void handle_delete(struct app *app, struct http *h, struct s3_client *c, const char *id);
 void handle_thumbnail(struct app *app, struct http *h, struct s3_client *c, const char *id);
 
+struct drop_meta;
+/* 201 with the drop's JSON (and Location); token NULL: "delete_token": null */
+void reply_drop(struct app *app, struct http *h, const struct drop_meta *m, const char *token);
+void handle_direct_create(struct app *app, struct http *h, struct s3_client *c);
+void handle_direct_complete(struct app *app, struct http *h, struct s3_client *c, const char *id);
+int app_authorized(const struct app *app, const struct http *h);
+
 /* the base URL for links: upload.public_url, else scheme://host of the request */
 enum sl_err app_base_url(const struct app *app, const struct http *h, struct buf *out);
 

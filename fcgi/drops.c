@@ -44,9 +44,93 @@ enum sl_err app_base_url(const struct app *app, const struct http *h, struct buf
     return e;
 }
 
+void reply_drop(struct app *app, struct http *h, const struct drop_meta *m, const char *token)
+{
+    struct buf base = BUF_INIT(4096), j = BUF_INIT(16384), hdr = BUF_INIT(4096);
+    app_base_url(app, h, &base);
+    char created[32];
+    struct tm tm;
+    gmtime_r(&m->created, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *b = buf_str(&base);
+    buf_printf(&j, "{\"id\":\"%s\",\"url\":", m->id);
+    buf_printf(&hdr, "%s/d/%s", b, m->id);
+    json_str(&j, buf_str(&hdr));
+    buf_puts(&j, ",\"download_url\":");
+    buf_puts(&hdr, "/download");
+    json_str(&j, buf_str(&hdr));
+    buf_puts(&j, ",\"thumbnail_url\":");
+    if (strcmp(m->image, "none") != 0) {
+        buf_reset(&hdr);
+        buf_printf(&hdr, "%s/d/%s/thumbnail", b, m->id);
+        json_str(&j, buf_str(&hdr));
+    } else {
+        buf_puts(&j, "null");
+    }
+    buf_puts(&j, ",\"name\":");
+    json_str(&j, m->name);
+    buf_printf(&j, ",\"size\":%llu,\"content_type\":", (unsigned long long)m->size);
+    json_str(&j, m->content_type);
+    if (m->sha256[0])
+        buf_printf(&j, ",\"sha256\":\"%s\"", m->sha256);
+    else
+        buf_puts(&j, ",\"sha256\":null");
+    if (token)
+        buf_printf(&j, ",\"delete_token\":\"%s\"", token);
+    else
+        buf_puts(&j, ",\"delete_token\":null");
+    buf_printf(&j, ",\"created_at\":\"%s\"}\n", created);
+    buf_reset(&hdr);
+    buf_printf(&hdr, "Location: %s/d/%s\r\n", b, m->id);
+    http_reply_json(h, 201, &j, buf_str(&hdr));
+    buf_free(&base);
+    buf_free(&j);
+    buf_free(&hdr);
+}
+
 /* HEAD the drop and parse its metadata; replies 404/5xx itself on failure */
+/* a reservation whose bytes have not landed: the share page says so instead of 404 */
+static int uploading_page(struct app *app, struct http *h, struct s3_client *c, const char *id,
+                          int json)
+{
+    struct buf key = BUF_INIT(4096), b = BUF_INIT(8192);
+    struct s3_result r = {0};
+    struct drop_meta m;
+    int shown = 0;
+    if (!drop_key(&key, app->cfg.s3.prefix, "reserved", id) &&
+        s3_head_object(c, buf_str(&key), &r) == SL_OK && !drop_meta_from_result(&r, id, &m)) {
+        if (json) {
+            buf_printf(&b, "{\"id\":\"%s\",\"status\":\"uploading\",\"name\":", id);
+            json_str(&b, m.name);
+            buf_printf(&b, ",\"size\":%llu}\n", (unsigned long long)m.size);
+            http_reply_json(h, 200, &b, "Vary: Accept\r\n");
+        } else {
+            buf_puts(&b, "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=3>"
+                         "<title>Uploading…</title><p>");
+            http_html_escape(&b, m.name);
+            buf_puts(&b, " is still uploading. This page refreshes by itself.\n");
+            http_reply(h, 200, "text/html; charset=utf-8", PAGE_HEADERS "Vary: Accept\r\n",
+                       b.data, b.len);
+        }
+        shown = 1;
+    }
+    s3_result_free(&r);
+    buf_free(&key);
+    buf_free(&b);
+    return shown;
+}
+
+static int load_or_uploading(struct app *app, struct http *h, struct s3_client *c,
+                             const char *id, struct drop_meta *m, int json, int uploading);
+
 static int load(struct app *app, struct http *h, struct s3_client *c, const char *id,
                 struct drop_meta *m, int json)
+{
+    return load_or_uploading(app, h, c, id, m, json, 0);
+}
+
+static int load_or_uploading(struct app *app, struct http *h, struct s3_client *c,
+                             const char *id, struct drop_meta *m, int json, int uploading)
 {
     if (!drop_valid_id(id)) {
         http_reply_error(h, SL_ENOTFOUND, NULL, NULL);
@@ -63,6 +147,8 @@ static int load(struct app *app, struct http *h, struct s3_client *c, const char
     buf_free(&key);
     if (e == SL_ES3_NOTFOUND)
         e = SL_ENOTFOUND;
+    if (e == SL_ENOTFOUND && uploading && uploading_page(app, h, c, id, json))
+        return 0;
     if (e) {
         if (json || e != SL_ENOTFOUND) {
             http_reply_error(h, e, NULL, NULL);
@@ -96,7 +182,7 @@ void handle_share(struct app *app, struct http *h, struct s3_client *c, const ch
     const char *accept = http_header(h, "Accept");
     int json = accept && strstr(accept, "application/json") && !strstr(accept, "text/html");
     struct drop_meta m;
-    if (!load(app, h, c, id, &m, json))
+    if (!load_or_uploading(app, h, c, id, &m, json, 1))
         return;
     struct buf base = BUF_INIT(4096), b = BUF_INIT(65536), link = BUF_INIT(4096);
     app_base_url(app, h, &base);

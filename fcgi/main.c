@@ -91,6 +91,22 @@ static void route(struct http *h, struct s3_client *c)
             return reply_method(h, "POST");
         return handle_upload_form(&app, h, c);
     }
+    if (!strcmp(p, "/api/uploads")) {
+        if (!is(h, "POST"))
+            return reply_method(h, "POST");
+        return handle_direct_create(&app, h, c);
+    }
+    if (!strncmp(p, "/api/uploads/", 13)) {
+        char id[64];
+        const char *rest = p + 13, *slash = strchr(rest, '/');
+        if (!slash || strcmp(slash, "/complete") != 0 || (size_t)(slash - rest) >= sizeof id)
+            return http_reply_error(h, SL_ENOTFOUND, "no such route", NULL);
+        memcpy(id, rest, (size_t)(slash - rest));
+        id[slash - rest] = '\0';
+        if (!is(h, "POST"))
+            return reply_method(h, "POST");
+        return handle_direct_complete(&app, h, c, id);
+    }
     if (!strncmp(p, "/api/drops/", 11)) {
         const char *rest = p + 11;
         if (is(h, "PUT"))

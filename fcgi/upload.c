@@ -80,7 +80,7 @@ static void set_state(struct upload *u, enum up_state s)
     u->state = s;
 }
 
-static int authorized(const struct app *app, const struct http *h)
+int app_authorized(const struct app *app, const struct http *h)
 {
     if (app->cfg.upload.anonymous)
         return 1;
@@ -207,64 +207,6 @@ static enum sl_err produce(struct upload *u, struct mp_parser *mp)
         return SL_ECLIENT_GONE;   /* fewer bytes than Content-Length: the body was cut */
     }
     return SL_OK;
-}
-
-static void iso8601(time_t t, char out[32])
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static enum sl_err reply_created(struct upload *u)
-{
-    struct buf base = BUF_INIT(4096), j = BUF_INIT(16384), loc = BUF_INIT(4096);
-    enum sl_err e = app_base_url(u->app, u->h, &base);
-    char created[32];
-    iso8601(u->meta.created, created);
-    if (!e)
-        e = buf_printf(&j, "{\"id\":\"%s\",\"url\":", u->meta.id);
-    if (!e)
-        e = buf_printf(&loc, "%s/d/%s", buf_str(&base), u->meta.id);
-    if (!e)
-        e = json_str(&j, buf_str(&loc));
-    if (!e)
-        e = buf_puts(&j, ",\"download_url\":");
-    if (!e) {
-        buf_puts(&loc, "/download");
-        e = json_str(&j, buf_str(&loc));
-    }
-    if (!e && strcmp(u->meta.image, "none") != 0) {
-        e = buf_puts(&j, ",\"thumbnail_url\":");
-        buf_reset(&loc);
-        if (!e)
-            e = buf_printf(&loc, "%s/d/%s/thumbnail", buf_str(&base), u->meta.id);
-        if (!e)
-            e = json_str(&j, buf_str(&loc));
-    } else if (!e) {
-        e = buf_puts(&j, ",\"thumbnail_url\":null");
-    }
-    if (!e)
-        e = buf_puts(&j, ",\"name\":");
-    if (!e)
-        e = json_str(&j, u->meta.name);
-    if (!e)
-        e = buf_printf(&j, ",\"size\":%llu,\"content_type\":", (unsigned long long)u->meta.size);
-    if (!e)
-        e = json_str(&j, u->meta.content_type);
-    if (!e)
-        e = buf_printf(&j, ",\"sha256\":\"%s\",\"delete_token\":\"%s\",\"created_at\":\"%s\"}\n",
-                       u->meta.sha256, u->token, created);
-    if (!e) {
-        struct buf hdr = BUF_INIT(4096);
-        buf_printf(&hdr, "Location: %s/d/%s\r\n", buf_str(&base), u->meta.id);
-        http_reply_json(u->h, 201, &j, buf_str(&hdr));
-        buf_free(&hdr);
-    }
-    buf_free(&base);
-    buf_free(&j);
-    buf_free(&loc);
-    return e;
 }
 
 /* the commit: the record, one small PUT whatever the size; the drop appears here */
@@ -407,7 +349,7 @@ static void run_upload(struct app *app, struct http *h, struct upload *u, int fo
         if (app->spool && strcmp(u->meta.image, "none") != 0 &&
             spool_submit(app->spool, u->meta.id) != SL_OK)
             fprintf(stderr, "sluice-fcgi: %s: could not queue its thumbnail\n", u->meta.id);
-        reply_created(u);
+        reply_drop(app, h, &u->meta, u->token);
         http_flush(h);
         delete_key(u, &u->marker);   /* after the reply: it only guarded the upload */
     } else {
@@ -432,7 +374,7 @@ static void upload(struct app *app, struct http *h, struct s3_client *c, const c
     const struct upload_config *uc = &app->cfg.upload;
     uint64_t cl;
 
-    if (!authorized(app, h)) {
+    if (!app_authorized(app, h)) {
         http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
         goto done;
     }

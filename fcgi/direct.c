@@ -1,0 +1,264 @@
+/* Direct-to-S3 uploads: sluice signs beforehand and verifies afterwards; the bytes never pass
+ * through the worker.
+ *   POST /api/uploads                 {"name", "size", "content_type", "mode": "put"|"post"}
+ *                                     -> a reservation + how to upload (presigned PUT with
+ *                                        content-length and content-type signed, or a POST
+ *                                        policy for exactly this key and size)
+ *   POST /api/uploads/{id}/complete   -> HEAD the object, check its size, write the record:
+ *                                        the drop exists (201, as a streamed upload)
+ * The reservation is the marker reserved/<id> (core/drop.h), carrying what was declared. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "drop.h"
+#include "imghdr.h"
+#include "json.h"
+#include "pipe.h"
+
+#define BODY_MAX (64 * 1024)
+
+struct create_req {
+    char name[DROP_NAME_MAX + 1];
+    int has_name;
+    uint64_t size;
+    int has_size;
+    char content_type[128];
+    int post;
+};
+
+static enum sl_err on_member(void *ud, const char *key, enum json_type t, const char *v,
+                             size_t n)
+{
+    struct create_req *r = ud;
+    if (!strcmp(key, "name") && t == JSON_STRING) {
+        drop_sanitize_name(v, n, r->name);
+        r->has_name = 1;
+    } else if (!strcmp(key, "size") && t == JSON_NUMBER) {
+        if (n == 0 || n > 19 || strspn(v, "0123456789") != n)
+            return SL_EBADREQ;
+        r->size = strtoull(v, NULL, 10);
+        r->has_size = 1;
+    } else if (!strcmp(key, "content_type") && t == JSON_STRING) {
+        snprintf(r->content_type, sizeof r->content_type, "%.*s", (int)n, v);
+    } else if (!strcmp(key, "mode") && t == JSON_STRING) {
+        if (!strcmp(v, "post"))
+            r->post = 1;
+        else if (strcmp(v, "put") != 0)
+            return SL_EBADREQ;
+    }
+    return SL_OK;   /* unknown members are ignored, as clients add their own */
+}
+
+static enum sl_err read_body(struct http *h, struct buf *b)
+{
+    char tmp[8192];
+    for (;;) {
+        size_t got;
+        enum sl_err e = http_read(h, tmp, sizeof tmp, &got);
+        if (got && buf_append(b, tmp, got))
+            return SL_ETOOBIG;
+        if (e)
+            return e;
+        if (got < sizeof tmp)
+            return SL_OK;
+    }
+}
+
+static void iso(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void handle_direct_create(struct app *app, struct http *h, struct s3_client *c)
+{
+    struct buf body = BUF_INIT(BODY_MAX), key = BUF_INIT(4096), j = BUF_INIT(65536);
+    struct buf url = BUF_INIT(16384), base = BUF_INIT(4096), scratch = BUF_INIT(8192);
+    struct s3_post_form form = {0};
+    struct create_req r = {0};
+    struct drop_meta m = {0};
+    char token[DROP_TOKEN_LEN + 1], expires[32];
+    enum sl_err e;
+    if (!app_authorized(app, h)) {
+        http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
+        goto out;
+    }
+    if ((e = read_body(h, &body)) ||
+        (e = json_scan_object(body.data ? body.data : "", body.len, on_member, &r)) ||
+        !r.has_name || !r.has_size) {
+        http_reply_error(h, SL_EBADREQ,
+                         "expected JSON {\"name\": ..., \"size\": ..., \"content_type\": ..., "
+                         "\"mode\": \"put\" or \"post\"}", NULL);
+        goto out;
+    }
+    if (r.size > app->cfg.upload.max_size || r.size > (5ull << 30)) {
+        http_reply_error(h, SL_ETOOBIG, NULL, NULL);   /* a single PUT/POST: at most 5 GiB */
+        goto out;
+    }
+    time_t now = time(NULL);
+    long ttl = app->cfg.upload.direct_expires;
+    if ((e = drop_new_id(m.id)) || (e = drop_new_token(token))) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    memcpy(m.name, r.name, sizeof m.name);
+    drop_content_type(r.content_type, m.name, m.content_type);
+    drop_token_hash(token, m.token_hash);
+    m.created = now;
+    m.size = r.size;
+    /* the reservation carries what was declared: the complete step checks against it */
+    struct s3_kv kv[DROP_META_KV];
+    size_t nkv;
+    struct s3_result sr = {0};
+    struct s3_body empty = {.length = 0, .mem = ""};
+    e = drop_meta_to_kv(&m, 0, kv, &nkv, &scratch);
+    struct s3_put_opts po = {.content_type = m.content_type, .meta = kv, .n_meta = nkv};
+    if (!e)
+        e = drop_key(&key, app->cfg.s3.prefix, "reserved", m.id);
+    if (!e)
+        e = s3_put_object(c, buf_str(&key), &empty, &po, &sr);
+    s3_result_free(&sr);
+    if (!e)
+        e = drop_key(&key, app->cfg.s3.prefix, "drops", m.id);
+    if (e) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    app_base_url(app, h, &base);
+    iso(now + ttl, expires);
+    buf_printf(&j, "{\"id\":\"%s\",\"url\":\"%s/d/%s\",\"delete_token\":\"%s\","
+                   "\"expires_at\":\"%s\",\"complete_url\":\"%s/api/uploads/%s/complete\","
+                   "\"upload\":", m.id, buf_str(&base), m.id, token, expires, buf_str(&base),
+               m.id);
+    if (!r.post) {
+        char len[24];
+        snprintf(len, sizeof len, "%llu", (unsigned long long)r.size);
+        struct s3_kv hd[2] = {{"content-length", len}, {"content-type", m.content_type}};
+        e = s3_presign(&app->cfg.s3, "PUT", buf_str(&key), NULL, hd, 2, ttl, now, &url);
+        if (!e) {
+            buf_puts(&j, "{\"method\":\"PUT\",\"url\":");
+            json_str(&j, buf_str(&url));
+            buf_puts(&j, ",\"headers\":{\"Content-Type\":");
+            json_str(&j, m.content_type);
+            buf_puts(&j, "}}}\n");
+        }
+    } else {
+        struct s3_post_opts pp = {.key = buf_str(&key), .min_size = r.size,
+                                  .max_size = r.size ? r.size : 1, .content_type = m.content_type,
+                                  .success_status = 201, .expires = ttl};
+        e = s3_post_policy(&app->cfg.s3, &pp, now, &form);
+        if (!e) {
+            buf_puts(&j, "{\"method\":\"POST\",\"url\":");
+            json_str(&j, buf_str(&form.url));
+            buf_puts(&j, ",\"fields\":{");
+            for (size_t i = 0; i < form.n_fields; i++) {
+                if (i)
+                    buf_putc(&j, ',');
+                json_str(&j, form.fields[i].name);
+                buf_putc(&j, ':');
+                json_str(&j, form.fields[i].value);
+            }
+            buf_puts(&j, "}}}\n");
+        }
+    }
+    if (e)
+        http_reply_error(h, e, NULL, NULL);
+    else
+        http_reply_json(h, 201, &j, NULL);
+out:
+    s3_post_form_free(&form);
+    buf_free(&body);
+    buf_free(&key);
+    buf_free(&j);
+    buf_free(&url);
+    buf_free(&base);
+    buf_free(&scratch);
+}
+
+static enum sl_err to_buf(void *ud, const void *p, size_t n)
+{
+    return buf_append(ud, p, n);
+}
+
+void handle_direct_complete(struct app *app, struct http *h, struct s3_client *c, const char *id)
+{
+    struct buf key = BUF_INIT(4096), scratch = BUF_INIT(8192), head = BUF_INIT(64);
+    struct s3_result r = {0};
+    struct drop_meta m;
+    char msg[200];
+    enum sl_err e;
+    const char *prefix = app->cfg.s3.prefix;
+    if (!app_authorized(app, h)) {
+        http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
+        goto out;
+    }
+    if (!drop_valid_id(id)) {
+        http_reply_error(h, SL_ENOTFOUND, "no such reservation", NULL);
+        goto out;
+    }
+    drop_key(&key, prefix, "meta", id);
+    if (s3_head_object(c, buf_str(&key), &r) == SL_OK) {
+        http_reply_error(h, SL_ECONFLICT, "this upload was completed already", NULL);
+        goto out;
+    }
+    drop_key(&key, prefix, "reserved", id);
+    e = s3_head_object(c, buf_str(&key), &r);
+    if (e || drop_meta_from_result(&r, id, &m)) {
+        http_reply_error(h, SL_ENOTFOUND, "no such reservation (expired?)", NULL);
+        goto out;
+    }
+    drop_key(&key, prefix, "drops", id);
+    e = s3_head_object(c, buf_str(&key), &r);
+    if (e == SL_ES3_NOTFOUND) {
+        http_reply_error(h, SL_ECONFLICT, "nothing was uploaded for this reservation yet", NULL);
+        goto out;
+    }
+    if (e) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    if (r.content_length != m.size) {
+        /* not what was announced: remove it, so nothing visible remains; the reservation stays
+         * until it expires, so the client may upload again */
+        snprintf(msg, sizeof msg, "the uploaded file has %llu bytes, %llu were announced",
+                 (unsigned long long)r.content_length, (unsigned long long)m.size);
+        s3_delete_object(c, buf_str(&key), &r);
+        http_reply_error(h, SL_EUNPROCESSABLE, msg, NULL);
+        goto out;
+    }
+    /* what it is, from its first bytes (16 of them: the worker carries no payload) */
+    if (m.size > 0 && s3_get_object(c, buf_str(&key), "bytes=0-15", to_buf, &head, &r) == SL_OK)
+        snprintf(m.image, sizeof m.image, "%s", img_type_name(img_sniff(head.data, head.len)));
+    else
+        strcpy(m.image, "none");
+    m.sha256[0] = '\0';   /* unknown: the bytes went straight to S3 */
+    struct s3_kv kv[DROP_META_KV];
+    size_t nkv;
+    struct s3_body empty = {.length = 0, .mem = ""};
+    e = drop_meta_to_kv(&m, 0, kv, &nkv, &scratch);
+    struct s3_put_opts po = {.content_type = m.content_type, .meta = kv, .n_meta = nkv};
+    if (!e)
+        e = drop_key(&key, prefix, "meta", id);
+    if (!e)
+        e = s3_put_object(c, buf_str(&key), &empty, &po, &r);
+    if (e) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    if (app->spool && strcmp(m.image, "none") != 0)
+        spool_submit(app->spool, m.id);
+    METRIC_ADD(app, uploads_committed, 1);
+    reply_drop(app, h, &m, NULL);
+    http_flush(h);
+    drop_key(&key, prefix, "reserved", id);
+    s3_delete_object(c, buf_str(&key), &r);
+out:
+    s3_result_free(&r);
+    buf_free(&key);
+    buf_free(&scratch);
+    buf_free(&head);
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Direct-to-S3 uploads against the real RGW: sluice signs (POST /api/uploads) and verifies
+# (POST /api/uploads/{id}/complete); the bytes go from curl straight to S3.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib.sh
+. scripts/stack-lib.sh
+W=$(mktemp -d /tmp/sluice-di.XXXXXX)
+cleanup() {
+    stack_stop "$W"
+    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
+    rm -rf "$W"
+}
+trap cleanup EXIT
+export SLUICE_PREFIX="it-di-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$
+stack_write_conf "$W"
+printf '[upload]\ndirect_expires = 3s\n' > /dev/null   # (the expiry case signs its own URL)
+stack_start_workers "$W" || exit 1
+NP=$(free_port)
+stack_start_nginx "$W" "$NP" || exit 1
+B=http://127.0.0.1:$NP
+AUTH="Authorization: Bearer $SLUICE_TOKEN"
+make_file "$W/f" $((3 * 1024 * 1024 + 7))
+SIZE=$(stat -c %s "$W/f") WANT=$(sha "$W/f")
+reserve() { # MODE [SIZE] -> JSON
+    curl -sS -H "$AUTH" -H 'Content-Type: application/json' \
+         -d "{\"name\":\"direct file.bin\",\"size\":${2:-$SIZE},\"content_type\":\"application/x-test\",\"mode\":\"$1\"}" \
+         "$B/api/uploads"
+}
+field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+complete() { curl -sS -o "$W/c.out" -w '%{http_code}' -H "$AUTH" -X POST "$B/api/uploads/$1/complete"; }
+bytes_in() { metric sluice_upload_bytes_in_total "$B"; }
+in0=$(bytes_in)
+
+# presigned PUT with plain curl, then complete
+json=$(reserve put)
+id=$(printf '%s' "$json" | jget id)
+url=$(printf '%s' "$json" | field '["upload"]["url"]')
+check "reserve (PUT): a share link at once" "$B/d/$id" "$(printf '%s' "$json" | jget url)"
+check "before the bytes: the share page says uploading" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
+check "before the bytes: complete is a conflict" 409 "$(complete "$id")"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-test' -T "$W/f" "$url")
+check "presigned PUT straight to S3" 200 "$code"
+check "complete" 201 "$(complete "$id")"
+check "complete: the drop's name" "direct file.bin" "$(jget name < "$W/c.out")"
+check "complete: the drop's size" "$SIZE" "$(jget size < "$W/c.out")"
+got=$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)
+check "the download is byte-identical" "$WANT" "$got"
+check "completing twice is a conflict" 409 "$(complete "$id")"
+check "the worker carried no payload bytes" "$in0" "$(bytes_in)"
+
+# POST policy with curl -F, then complete
+json=$(reserve post)
+id=$(printf '%s' "$json" | jget id)
+purl=$(printf '%s' "$json" | field '["upload"]["url"]')
+args=()
+while IFS= read -r line; do args+=(-F "$line"); done < <(printf '%s' "$json" | python3 -c '
+import json,sys
+for k,v in json.load(sys.stdin)["upload"]["fields"].items(): print("%s=%s" % (k, v))')
+code=$(curl -sS -o /dev/null -w '%{http_code}' "${args[@]}" -F "file=@$W/f;type=application/x-test" "$purl")
+check "POST policy straight to S3" 201 "$code"
+check "complete (POST)" 201 "$(complete "$id")"
+got=$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)
+check "POST: the download is byte-identical" "$WANT" "$got"
+
+# a body other than declared is refused by S3 itself
+json=$(reserve put 1000)
+url=$(printf '%s' "$json" | field '["upload"]["url"]')
+check "PUT of more bytes than declared: S3 refuses" 403 "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-test' -T "$W/f" "$url")"
+json=$(reserve post 1000)
+purl=$(printf '%s' "$json" | field '["upload"]["url"]')
+args=()
+while IFS= read -r line; do args+=(-F "$line"); done < <(printf '%s' "$json" | python3 -c '
+import json,sys
+for k,v in json.load(sys.stdin)["upload"]["fields"].items(): print("%s=%s" % (k, v))')
+check "POST of more bytes than declared: S3 refuses" 400 "$(curl -sS -o /dev/null -w '%{http_code}' "${args[@]}" -F "file=@$W/f;type=application/x-test" "$purl")"
+
+# an expired URL is refused: signed 2 h ago for 60 s, the way the worker signs
+old=$(date -u -d '-2 hours' +%Y%m%dT%H%M%SZ)
+url=$(build/sluicectl -c "$W/sluice.conf" presign --at "$old" --expires 60 --content-type application/x-test --content-length "$SIZE" PUT "${SLUICE_PREFIX}drops/expired")
+check "an expired presigned PUT is refused" 403 "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-test' -T "$W/f" "$url")"
+
+# completing a wrong-size object: a clear error, and nothing visible remains
+json=$(reserve put 1000)
+id=$(printf '%s' "$json" | jget id)
+curl -sS -o /dev/null -T "$W/f" "$(build/sluicectl -c "$W/sluice.conf" presign PUT "${SLUICE_PREFIX}drops/$id")"
+check "complete of a wrong-size object" 422 "$(complete "$id")"
+contains "says why" "has $SIZE bytes, 1000 were announced" "$(jget message < "$W/c.out")"
+left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}drops/$id" --query 'length(Contents || `[]`)' --output text)
+check "the wrong object was removed" 0 "$left"
+check "no drop for it" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
+check "an unknown reservation" 404 "$(complete AAAAAAAAAAAAAAAAAAAAAA)"
+check "reserve without a token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' -d '{}' "$B/api/uploads")"
+check "reserve with bad JSON" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -d '{"name":' "$B/api/uploads")"
+check "reserve over the size limit" 413 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -d '{"name":"x","size":99999999999999}' "$B/api/uploads")"
+finish
