@@ -50,6 +50,7 @@ static const struct key keys[] = {
     {"upload", "public_url", K_STR, O(upload.public_url), 0, 0},
     {"upload", "download_expires", K_DURATION, O(upload.download_expires), 1, SIGV4_MAX_EXPIRES},
     {"upload", "direct_expires", K_DURATION, O(upload.direct_expires), 1, SIGV4_MAX_EXPIRES},
+    {"upload", "reserve_ttl", K_DURATION, O(upload.reserve_ttl), 1, 30LL * 86400},
     {"server", "threads", K_INT, O(server.threads), 1, 1024},
     {"server", "socket", K_STR, O(server.socket), 0, 0},
     {"server", "drain_timeout", K_DURATION, O(server.drain_timeout), 0, 3600},
@@ -83,6 +84,7 @@ void config_defaults(struct sluice_config *c)
     c->upload.idle_timeout = 30;
     c->upload.download_expires = 300;
     c->upload.direct_expires = 900;
+    c->upload.reserve_ttl = 3600;
     c->server.threads = 16;
     c->server.drain_timeout = 30;
     c->server.janitor_on_start = 1;

@@ -34,6 +34,7 @@ struct upload_config {
     char *public_url;           /* base URL for share links, e.g. http://127.0.0.1:8080 */
     long download_expires;      /* seconds a presigned download link lives */
     long direct_expires;        /* seconds a presigned upload (PUT / POST policy) lives */
+    long reserve_ttl;           /* seconds an uncompleted direct reservation is kept */
 };
 
 struct server_config {

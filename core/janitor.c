@@ -21,8 +21,9 @@ static void say(janitor_log_fn log, void *ud, const char *fmt, ...)
     buf_free(&b);
 }
 
-enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, time_t now,
-                        int dry_run, janitor_log_fn log, void *ud, struct janitor_report *rep)
+enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, long reserve_ttl,
+                        time_t now, int dry_run, janitor_log_fn log, void *ud,
+                        struct janitor_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     struct s3_result r = {0};
@@ -68,8 +69,16 @@ enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, t
     for (size_t i = 0; i < n; i++) {
         long age = (long)(now - o[i].last_modified);
         const char *id = o[i].key + reserved.len;
-        if (age < max_age || strchr(id, '/'))
+        long shortest = reserve_ttl < max_age ? reserve_ttl : max_age;
+        if (age < shortest || strchr(id, '/'))
             continue;
+        if (age < max_age) {
+            /* younger than max_age: only a direct reservation (its marker declares the drop,
+             * a streamed upload's marker is empty) may be past its own TTL */
+            enum sl_err he = s3_head_object(c, o[i].key, &r);
+            if (he || !s3_result_meta(&r, "size"))
+                continue;
+        }
         if (dry_run) {
             say(log, ud, "would clean up reservation %s (age %ld s)", id, age);
             continue;

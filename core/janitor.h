@@ -23,7 +23,11 @@ struct janitor_report {
 /* log gets one line per action (no newline); may be NULL. */
 typedef void (*janitor_log_fn)(void *ud, const char *line);
 
-enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, time_t now,
-                        int dry_run, janitor_log_fn log, void *ud, struct janitor_report *rep);
+/* max_age applies to multipart uploads and to the markers of streamed uploads; reserve_ttl to
+ * direct-upload reservations (markers that carry the declared drop), which are abandoned once
+ * their upload URL has expired and nobody completed them. */
+enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, long reserve_ttl,
+                        time_t now, int dry_run, janitor_log_fn log, void *ud,
+                        struct janitor_report *rep);
 
 #endif

@@ -270,8 +270,8 @@ static int cmd_janitor(struct sluice_config *c, int argc, char **argv)
     if (s3_client_new(&c->s3, &cl))
         return die("%s", "out of memory");
     struct janitor_report rep;
-    enum sl_err e = janitor_run(cl, c->s3.prefix, o.older_than, time(NULL), o.dry_run,
-                                print_line, NULL, &rep);
+    enum sl_err e = janitor_run(cl, c->s3.prefix, o.older_than, c->upload.reserve_ttl,
+                                time(NULL), o.dry_run, print_line, NULL, &rep);
     printf("janitor: %zu in progress under '%s', %zu aborted, %zu reservations removed "
            "(%zu uncommitted), %zu failed\n", rep.uploads_seen, c->s3.prefix, rep.uploads_aborted,
            rep.markers_removed, rep.orphans_deleted, rep.failed);

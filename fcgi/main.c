@@ -177,8 +177,8 @@ static void janitor_at_start(void)
     if (s3_client_new(&app.cfg.s3, &c))
         return;
     struct janitor_report rep;
-    if (janitor_run(c, app.cfg.s3.prefix, app.cfg.janitor.max_age, time(NULL), 0, log_line, NULL,
-                    &rep) == SL_OK && (rep.uploads_aborted || rep.markers_removed))
+    if (janitor_run(c, app.cfg.s3.prefix, app.cfg.janitor.max_age, app.cfg.upload.reserve_ttl,
+                    time(NULL), 0, log_line, NULL, &rep) == SL_OK && (rep.uploads_aborted || rep.markers_removed))
         fprintf(stderr, "sluice-fcgi: janitor: %zu stale uploads aborted, %zu reservations "
                         "removed\n", rep.uploads_aborted, rep.markers_removed);
     s3_client_free(c);

@@ -51,6 +51,7 @@ buffer_cap = ${SLUICE_BUFFER_CAP:-16M}
 part_size = ${SLUICE_PART_SIZE:-8M}
 idle_timeout = ${SLUICE_IDLE:-30s}
 max_size = ${SLUICE_MAX_SIZE:-5G}
+reserve_ttl = ${SLUICE_RESERVE_TTL:-1h}
 ${SLUICE_PUBLIC_URL:+public_url = $SLUICE_PUBLIC_URL}
 [server]
 threads = ${SLUICE_THREADS:-8}

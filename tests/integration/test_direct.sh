@@ -12,9 +12,8 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-export SLUICE_PREFIX="it-di-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$
+export SLUICE_PREFIX="it-di-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_RESERVE_TTL=2s
 stack_write_conf "$W"
-printf '[upload]\ndirect_expires = 3s\n' > /dev/null   # (the expiry case signs its own URL)
 stack_start_workers "$W" || exit 1
 NP=$(free_port)
 stack_start_nginx "$W" "$NP" || exit 1
@@ -89,6 +88,17 @@ contains "says why" "has $SIZE bytes, 1000 were announced" "$(jget message < "$W
 left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}drops/$id" --query 'length(Contents || `[]`)' --output text)
 check "the wrong object was removed" 0 "$left"
 check "no drop for it" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
+# an abandoned reservation disappears after its TTL (2 s here): the janitor removes it and
+# whatever was uploaded for it, while streamed uploads' markers wait for janitor.max_age
+json=$(reserve put)
+id=$(printf '%s' "$json" | jget id)
+curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf '%s' "$json" | field '["upload"]["url"]')"
+check "an abandoned reservation: uploading at first" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
+janitor_removed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "removed reservation $id"; }
+wait_for "an abandoned reservation: removed by the janitor after its TTL" 15 janitor_removed
+check "an abandoned reservation: gone from the share page" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
+left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}drops/$id" --query 'length(Contents || `[]`)' --output text)
+check "an abandoned reservation: its uploaded bytes are gone too" 0 "$left"
 check "an unknown reservation" 404 "$(complete AAAAAAAAAAAAAAAAAAAAAA)"
 check "reserve without a token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' -d '{}' "$B/api/uploads")"
 check "reserve with bad JSON" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -d '{"name":' "$B/api/uploads")"
