@@ -51,6 +51,7 @@ static const struct key keys[] = {
     {"upload", "download_expires", K_DURATION, O(upload.download_expires), 1, SIGV4_MAX_EXPIRES},
     {"upload", "direct_expires", K_DURATION, O(upload.direct_expires), 1, SIGV4_MAX_EXPIRES},
     {"upload", "reserve_ttl", K_DURATION, O(upload.reserve_ttl), 1, 30LL * 86400},
+    {"upload", "cors_origin", K_STRLIST, O(upload.cors_origins), 0, 0},
     {"server", "threads", K_INT, O(server.threads), 1, 1024},
     {"server", "socket", K_STR, O(server.socket), 0, 0},
     {"server", "drain_timeout", K_DURATION, O(server.drain_timeout), 0, 3600},

@@ -35,6 +35,7 @@ struct upload_config {
     long download_expires;      /* seconds a presigned download link lives */
     long direct_expires;        /* seconds a presigned upload (PUT / POST policy) lives */
     long reserve_ttl;           /* seconds an uncompleted direct reservation is kept */
+    char **cors_origins;        /* NULL-terminated; browser origins allowed to upload direct */
 };
 
 struct server_config {

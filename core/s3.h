@@ -146,6 +146,12 @@ enum sl_err s3_list_objects(struct s3_client *c, const char *prefix, struct s3_o
 void s3_objects_free(struct s3_object *o, size_t n);
 /* The bucket's CORS configuration XML into xml; SL_ES3_NOTFOUND if it has none. */
 enum sl_err s3_get_bucket_cors(struct s3_client *c, struct buf *xml, struct s3_result *r);
+/* GET or PUT a bucket subresource ("cors", "lifecycle") as XML. PUT sends Content-MD5,
+ * which S3 requires for both. GET: SL_ES3_NOTFOUND when the bucket has none. */
+enum sl_err s3_bucket_get_xml(struct s3_client *c, const char *sub, struct buf *xml,
+                              struct s3_result *r);
+enum sl_err s3_bucket_put_xml(struct s3_client *c, const char *sub, const char *xml,
+                              struct s3_result *r);
 /* HEAD the bucket: is it there and do our credentials work? */
 enum sl_err s3_head_bucket(struct s3_client *c, struct s3_result *r);
 

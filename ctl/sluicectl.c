@@ -11,6 +11,7 @@
 #include "json.h"
 #include "s3.h"
 #include "sigv4.h"
+#include "xml.h"
 
 static const char usage[] =
     "usage: sluicectl [-c CONFIG] COMMAND [options]\n"
@@ -19,6 +20,8 @@ static const char usage[] =
     "  post-policy [--expires S] [--max-size N] [--content-type T] [--prefix] [--at ...] KEY\n"
     "                                print a browser POST form: the URL, then name=value fields\n"
     "  check                         reach the bucket and report what is wrong, in plain words\n"
+    "  setup-bucket [--force]        apply the CORS rule direct uploads need and a lifecycle\n"
+    "                                rule aborting stale multipart uploads; print the changes\n"
     "  janitor [--older-than DURATION] [--dry-run]\n"
     "                                abort stale multipart uploads under sluice's prefix\n"
     "CONFIG defaults to $SLUICE_CONFIG, else /etc/sluice/sluice.conf if it exists; the AWS_*\n"
@@ -45,7 +48,8 @@ static int parse_at(const char *s, time_t *t)
     return 0;
 }
 
-enum { OPT_EXPIRES = 1, OPT_AT, OPT_CT, OPT_CL, OPT_MAX, OPT_PREFIX, OPT_AGE, OPT_DRY };
+enum { OPT_EXPIRES = 1, OPT_AT, OPT_CT, OPT_CL, OPT_MAX, OPT_PREFIX, OPT_AGE, OPT_DRY,
+       OPT_FORCE };
 static const struct option long_opts[] = {
     {"expires", required_argument, NULL, OPT_EXPIRES},
     {"at", required_argument, NULL, OPT_AT},
@@ -55,6 +59,7 @@ static const struct option long_opts[] = {
     {"prefix", no_argument, NULL, OPT_PREFIX},
     {"older-than", required_argument, NULL, OPT_AGE},
     {"dry-run", no_argument, NULL, OPT_DRY},
+    {"force", no_argument, NULL, OPT_FORCE},
     {NULL, 0, NULL, 0},
 };
 
@@ -67,6 +72,7 @@ struct opts {
     int prefix;
     long older_than;
     int dry_run;
+    int force;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o, long default_age)
@@ -104,6 +110,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, long default_age)
                 return die("--older-than: expected a duration such as 6h, got '%s'", optarg);
             break;
         case OPT_DRY: o->dry_run = 1; break;
+        case OPT_FORCE: o->force = 1; break;
         default: fputs(usage, stderr); return 1;
         }
     }
@@ -242,17 +249,99 @@ static int cmd_check(struct sluice_config *c)
     struct buf cors = BUF_INIT(1 << 20);
     e = s3_get_bucket_cors(cl, &cors, &r);
     if (e == SL_ES3_NOTFOUND)
-        printf("warn no CORS configuration: browsers cannot upload directly to the bucket\n");
+        printf("warn no CORS configuration: browsers cannot upload directly to the bucket "
+               "(sluicectl setup-bucket)\n");
     else if (e)
         explain("read the CORS configuration", e, &r);
+    else if (!strstr(buf_str(&cors), "<ExposeHeader>ETag</ExposeHeader>"))
+        printf("warn CORS does not expose ETag: browser multipart uploads cannot complete\n");
     else
-        printf("ok   CORS configured (%zu bytes)\n", cors.len);
+        printf("ok   CORS configured, ETag exposed\n");
+    buf_reset(&cors);
+    e = s3_bucket_get_xml(cl, "lifecycle", &cors, &r);
+    if (e == SL_ES3_NOTFOUND || (!e && !strstr(buf_str(&cors), "AbortIncompleteMultipartUpload")))
+        printf("warn no lifecycle rule aborts incomplete multipart uploads (sluicectl "
+               "setup-bucket)\n");
+    else if (e)
+        explain("read the lifecycle configuration", e, &r);
+    else
+        printf("ok   a lifecycle rule aborts incomplete multipart uploads\n");
     buf_free(&cors);
 out:
     s3_result_free(&r);
     s3_client_free(cl);
     printf("%s\n", bad ? "check: problems found" : "check: all good");
     return bad;
+}
+
+static int cmd_setup_bucket(struct sluice_config *c, int argc, char **argv)
+{
+    struct opts o = {0};
+    if (parse_opts(argc, argv, &o, 0))
+        return 1;
+    char *fallback[2] = {c->upload.public_url, NULL};
+    char **origins = c->upload.cors_origins ? c->upload.cors_origins : fallback;
+    if (!origins[0])
+        return die("%s", "setup-bucket: set upload.cors_origin (or upload.public_url): the "
+                         "browser origins allowed to upload directly");
+    struct s3_client *cl;
+    struct s3_result r = {0};
+    if (s3_client_new(&c->s3, &cl))
+        return die("%s", "out of memory");
+    struct buf x = BUF_INIT(1 << 20), old = BUF_INIT(1 << 20);
+    int rc = 0;
+    /* CORS: direct PUT/POST from the allowed origins; ETag exposed (multipart needs it) */
+    buf_puts(&x, "<CORSConfiguration><CORSRule>");
+    for (char **p = origins; *p; p++) {
+        buf_puts(&x, "<AllowedOrigin>");
+        xml_escape(&x, *p);
+        buf_puts(&x, "</AllowedOrigin>");
+    }
+    buf_puts(&x, "<AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod>"
+                 "<AllowedMethod>PUT</AllowedMethod><AllowedMethod>POST</AllowedMethod>"
+                 "<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>"
+                 "<MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>");
+    enum sl_err e = s3_bucket_get_xml(cl, "cors", &old, &r);
+    if (!e && old.len && !strstr(buf_str(&old), "<ExposeHeader>ETag</ExposeHeader>") &&
+        !o.force) {
+        printf("CORS: the bucket has another CORS configuration; --force replaces it\n");
+        rc = 1;
+    } else if ((e = s3_bucket_put_xml(cl, "cors", buf_str(&x), &r))) {
+        explain("set CORS", e, &r);
+        rc = 1;
+    } else {
+        printf("CORS: GET, HEAD, PUT, POST from");
+        for (char **p = origins; *p; p++)
+            printf(" %s", *p);
+        printf("; any header; ETag exposed\n");
+    }
+    /* lifecycle: abort multipart uploads under the prefix after a day */
+    buf_reset(&x);
+    buf_reset(&old);
+    e = s3_bucket_get_xml(cl, "lifecycle", &old, &r);
+    if (!e && old.len && !strstr(buf_str(&old), "<ID>sluice-abort-incomplete</ID>") && !o.force) {
+        printf("lifecycle: the bucket has other lifecycle rules; --force replaces them\n");
+        rc = 1;
+    } else {
+        buf_puts(&x, "<LifecycleConfiguration><Rule><ID>sluice-abort-incomplete</ID><Filter>"
+                     "<Prefix>");
+        xml_escape(&x, c->s3.prefix);
+        buf_puts(&x, "</Prefix></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload>"
+                     "<DaysAfterInitiation>1</DaysAfterInitiation>"
+                     "</AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>");
+        if ((e = s3_bucket_put_xml(cl, "lifecycle", buf_str(&x), &r))) {
+            explain("set the lifecycle rule", e, &r);
+            rc = 1;
+        } else {
+            printf("lifecycle: multipart uploads under '%s' are aborted one day after they "
+                   "start\n", c->s3.prefix);
+        }
+    }
+    buf_free(&x);
+    buf_free(&old);
+    s3_result_free(&r);
+    s3_client_free(cl);
+    return rc;
 }
 
 static void print_line(void *ud, const char *line)
@@ -295,7 +384,7 @@ int main(int argc, char **argv)
         cfgpath = "/etc/sluice/sluice.conf";
     const char *cmd = argv[i];
     if (strcmp(cmd, "presign") && strcmp(cmd, "post-policy") && strcmp(cmd, "check") &&
-        strcmp(cmd, "janitor")) {
+        strcmp(cmd, "janitor") && strcmp(cmd, "setup-bucket")) {
         fprintf(stderr, "sluicectl: unknown command '%s'\n%s", cmd, usage);
         return 2;
     }
@@ -322,6 +411,8 @@ int main(int argc, char **argv)
         rc = cmd_post_policy(&c, sub_argc, sub_argv);
     else if (!strcmp(cmd, "check"))
         rc = cmd_check(&c);
+    else if (!strcmp(cmd, "setup-bucket"))
+        rc = cmd_setup_bucket(&c, sub_argc, sub_argv);
     else
         rc = cmd_janitor(&c, sub_argc, sub_argv);
     s3_global_cleanup();

@@ -116,6 +116,25 @@ else
     bad "janitor" "Debian's awscli (/usr/bin/aws) is not installed"
 fi
 
+# setup-bucket: the CORS rule direct uploads need and the lifecycle rule, then check agrees
+out=$(ctl check)
+contains "before setup-bucket, check warns about the lifecycle rule" "warn no lifecycle rule" "$out"
+printf '[upload]\ncors_origin = http://127.0.0.1:8080\n' >> "$T/sluice.conf"
+out=$(ctl setup-bucket); rc=$?
+check "setup-bucket" 0 "$rc"
+contains "setup-bucket says what it set (CORS)" "CORS: GET, HEAD, PUT, POST from http://127.0.0.1:8080; any header; ETag exposed" "$out"
+contains "setup-bucket says what it set (lifecycle)" "multipart uploads under '$P/' are aborted one day after they start" "$out"
+out=$(ctl check)
+contains "check: CORS with ETag exposed" "ok   CORS configured, ETag exposed" "$out"
+contains "check: the lifecycle rule" "ok   a lifecycle rule aborts incomplete multipart uploads" "$out"
+pre=$(curl -sS -D- -o /dev/null -X OPTIONS -H "Origin: http://127.0.0.1:8080" -H "Access-Control-Request-Method: PUT" "$AWS_ENDPOINT_URL/$S3_BUCKET/$P/x" | tr -d '\r')
+contains "a browser preflight from the allowed origin passes" "Access-Control-Allow-Origin: http://127.0.0.1:8080" "$pre"
+contains "and ETag is exposed to it" "Access-Control-Expose-Headers: ETag" "$pre"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X OPTIONS -H "Origin: http://evil.example" -H "Access-Control-Request-Method: PUT" "$AWS_ENDPOINT_URL/$S3_BUCKET/$P/x")
+check "a preflight from another origin is refused" 403 "$code"
+rule=$(aws_s3 s3api get-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --query 'Rules[0].AbortIncompleteMultipartUpload.DaysAfterInitiation' --output text)
+check "the lifecycle rule, seen by awscli" 1 "$rule"
+
 # bad input: one clear line and a non-zero exit, never a crash
 printf '[s3]\nbucket = b\nnonsense\n' > "$T/bad.conf"
 out=$("$CTL" -c "$T/bad.conf" check 2>&1); rc=$?
