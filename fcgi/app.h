@@ -61,6 +61,12 @@ void reply_drop(struct app *app, struct http *h, const struct drop_meta *m, cons
 void handle_direct_create(struct app *app, struct http *h, struct s3_client *c);
 void handle_direct_complete(struct app *app, struct http *h, struct s3_client *c, const char *id);
 int app_authorized(const struct app *app, const struct http *h);
+/* Commit the direct upload reserved as id once its bytes are in S3 (size checked unless the
+ * reservation declared none). SL_ECONFLICT: no bytes yet (or done already); SL_ENOTFOUND: no
+ * reservation; SL_EUNPROCESSABLE: wrong size, removed. msg says why. */
+enum sl_err direct_commit(struct app *app, struct s3_client *c, const char *id,
+                          struct drop_meta *m, char *msg, size_t msglen);
+void handle_uppy(struct app *app, struct http *h, struct s3_client *c, const char *rest);
 
 /* the base URL for links: upload.public_url, else scheme://host of the request */
 enum sl_err app_base_url(const struct app *app, const struct http *h, struct buf *out);

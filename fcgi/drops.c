@@ -97,6 +97,14 @@ static int uploading_page(struct app *app, struct http *h, struct s3_client *c, 
     struct s3_result r = {0};
     struct drop_meta m;
     int shown = 0;
+    char msg[200];
+    /* bytes that went straight to S3 without a complete call (a stock Uppy's simple upload):
+     * committed on first sight; the caller then finds the drop */
+    if (direct_commit(app, c, id, &m, msg, sizeof msg) == SL_OK) {
+        buf_free(&key);
+        buf_free(&b);
+        return -1;
+    }
     if (!drop_key(&key, app->cfg.s3.prefix, "reserved", id) &&
         s3_head_object(c, buf_str(&key), &r) == SL_OK && !drop_meta_from_result(&r, id, &m)) {
         if (json) {
@@ -147,8 +155,13 @@ static int load_or_uploading(struct app *app, struct http *h, struct s3_client *
     buf_free(&key);
     if (e == SL_ES3_NOTFOUND)
         e = SL_ENOTFOUND;
-    if (e == SL_ENOTFOUND && uploading && uploading_page(app, h, c, id, json))
-        return 0;
+    if (e == SL_ENOTFOUND && uploading) {
+        int shown = uploading_page(app, h, c, id, json);
+        if (shown < 0)   /* it was just committed: load it */
+            return load_or_uploading(app, h, c, id, m, json, 0);
+        if (shown)
+            return 0;
+    }
     if (e) {
         if (json || e != SL_ENOTFOUND) {
             http_reply_error(h, e, NULL, NULL);

@@ -91,6 +91,8 @@ static void route(struct http *h, struct s3_client *c)
             return reply_method(h, "POST");
         return handle_upload_form(&app, h, c);
     }
+    if (!strncmp(p, "/s3/", 4))
+        return handle_uppy(&app, h, c, p + 4);
     if (!strcmp(p, "/api/uploads")) {
         if (!is(h, "POST"))
             return reply_method(h, "POST");
