@@ -34,3 +34,12 @@ wait_for() {
     done
     ok "$desc"
 }
+# jpath PATH: a nested value of the JSON on stdin, PATH like '["upload"]["url"]'
+jpath() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+# urlq S: S percent-encoded for a query value
+urlq() { python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+# form_args: the "fields" of the JSON on stdin (at PATH, default '["fields"]') as curl -F lines
+form_fields() { python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+for k,v in eval("d"+sys.argv[1]).items(): print("%s=%s" % (k, v))' "${1:-[\"fields\"]}"; }

@@ -20,20 +20,17 @@ NP=$(free_port)
 stack_start_nginx "$W" "$NP" || exit 1
 B=http://127.0.0.1:$NP
 A="Authorization: Bearer alice-$$" BOB="Authorization: Bearer bob-$$"
-field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 bytes_in() { metric sluice_upload_bytes_in_total "$B"; }
 in0=$(bytes_in)
 
 # simple upload: GET /s3/params, then the browser's multipart/form-data POST to S3
 make_file "$W/small" 300000
 json=$(curl -sS -H "$A" "$B/s3/params?filename=a%20b.txt&type=text/plain")
-check "params: a presigned POST" POST "$(printf '%s' "$json" | field '["method"]')"
+check "params: a presigned POST" POST "$(printf '%s' "$json" | jpath '["method"]')"
 id=$(printf '%s' "$json" | jget id)
 args=()
-while IFS= read -r line; do args+=(-F "$line"); done < <(printf '%s' "$json" | python3 -c '
-import json,sys
-for k,v in json.load(sys.stdin)["fields"].items(): print("%s=%s" % (k, v))')
-code=$(curl -sS -o /dev/null -w '%{http_code}' "${args[@]}" -F "file=@$W/small;type=text/plain" "$(printf '%s' "$json" | field '["url"]')")
+while IFS= read -r line; do args+=(-F "$line"); done < <(printf '%s' "$json" | form_fields)
+code=$(curl -sS -o /dev/null -w '%{http_code}' "${args[@]}" -F "file=@$W/small;type=text/plain" "$(printf '%s' "$json" | jpath '["url"]')")
 check "simple upload straight to S3" 201 "$code"
 share=$(curl -sS -H 'Accept: application/json' "$B/d/$id")
 check "committed on first sight: the share page has it" "a b.txt" "$(printf '%s' "$share" | jget name)"
@@ -46,15 +43,15 @@ json=$(curl -sS -H "$A" -H 'Content-Type: application/json' \
        -d '{"filename":"big.bin","type":"application/octet-stream","metadata":{"name":"big.bin","type":"x"}}' "$B/s3/multipart")
 key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
 contains "create: a key made by sluice" "${SLUICE_PREFIX}drops/$id" "$key"
-ekey=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$key")
-euid=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$uid")
+ekey=$(urlq "$key")
+euid=$(urlq "$uid")
 check "another client cannot sign its parts" 403 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$BOB" "$B/s3/multipart/$euid/1?key=$ekey")"
-other=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "${SLUICE_PREFIX}drops/AAAAAAAAAAAAAAAAAAAAAA")
+other=$(urlq "${SLUICE_PREFIX}drops/AAAAAAAAAAAAAAAAAAAAAA")
 check "a key it did not make is refused" 403 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$A" "$B/s3/multipart/$euid/1?key=$other")"
 urls=$(curl -sS -H "$A" "$B/s3/multipart/$euid/batch?key=$ekey&partNumbers=1,2")
 head -c $((5 * 1024 * 1024)) "$W/big" > "$W/p1"; tail -c +$((5 * 1024 * 1024 + 1)) "$W/big" > "$W/p2"
 for n in 1 2; do
-    u=$(printf '%s' "$urls" | field "[\"presignedUrls\"][\"$n\"]")
+    u=$(printf '%s' "$urls" | jpath "[\"presignedUrls\"][\"$n\"]")
     code=$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p$n" "$u")
     check "part $n straight to S3" 200 "$code"
 done
@@ -71,8 +68,8 @@ check "the worker carried no payload bytes" "$in0" "$(bytes_in)"
 # abort
 json=$(curl -sS -H "$A" -d '{"filename":"gone.bin"}' "$B/s3/multipart")
 key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
-ekey=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$key")
-euid=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$uid")
+ekey=$(urlq "$key")
+euid=$(urlq "$uid")
 check "abort" "{}" "$(curl -sS -H "$A" -X DELETE "$B/s3/multipart/$euid?key=$ekey")"
 left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
 check "after abort: no multipart upload left" 0 "$left"
