@@ -72,6 +72,15 @@ enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
 enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
                                   struct drop_meta *m);
 
+struct spool;
+/* Commit the direct upload reserved as id once its bytes are in S3: checks the size (unless
+ * the reservation declared none), sniffs the first 16 bytes, writes the record, queues a
+ * thumbnail job (spool may be NULL), removes the reservation. SL_ECONFLICT: no bytes yet, or
+ * committed already; SL_ENOTFOUND: no reservation; SL_EUNPROCESSABLE: the wrong size (those
+ * bytes are deleted, so nothing visible remains). msg says why in words. */
+enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct spool *spool,
+                               const char *id, struct drop_meta *m, char *msg, size_t msglen);
+
 /* Percent-encode s for a URL path segment or an ASCII header value. */
 enum sl_err drop_pct_encode(struct buf *out, const char *s);
 /* Percent-decode s[0..n) in place into out; SL_EBADREQ on a bad escape or a NUL byte. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "drop.h"
 
 static void say(janitor_log_fn log, void *ud, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -82,6 +83,17 @@ enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, l
         if (dry_run) {
             say(log, ud, "would clean up reservation %s (age %ld s)", id, age);
             continue;
+        }
+        /* a direct upload whose client never said it was done (a browser's simple upload):
+         * if its bytes are all there it becomes a drop rather than being thrown away */
+        {
+            struct drop_meta dm;
+            char msg[200];
+            if (drop_commit_direct(c, prefix, NULL, id, &dm, msg, sizeof msg) == SL_OK) {
+                say(log, ud, "committed the completed upload %s (age %ld s)", id, age);
+                rep->markers_removed++;
+                continue;
+            }
         }
         /* committed (the record exists)? then only the marker is left over */
         buf_reset(&key);

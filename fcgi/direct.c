@@ -179,81 +179,12 @@ out:
     buf_free(&scratch);
 }
 
-static enum sl_err to_buf(void *ud, const void *p, size_t n)
-{
-    return buf_append(ud, p, n);
-}
-
 enum sl_err direct_commit(struct app *app, struct s3_client *c, const char *id,
                           struct drop_meta *m, char *msg, size_t msglen)
 {
-    struct buf key = BUF_INIT(4096), scratch = BUF_INIT(8192), head = BUF_INIT(64);
-    struct s3_result r = {0};
-    const char *prefix = app->cfg.s3.prefix;
-    enum sl_err e;
-    snprintf(msg, msglen, "%s", "");
-    drop_key(&key, prefix, "meta", id);
-    if (s3_head_object(c, buf_str(&key), &r) == SL_OK) {
-        snprintf(msg, msglen, "this upload was completed already");
-        e = SL_ECONFLICT;
-        goto out;
-    }
-    drop_key(&key, prefix, "reserved", id);
-    e = s3_head_object(c, buf_str(&key), &r);
-    if (e || drop_meta_from_result(&r, id, m)) {
-        snprintf(msg, msglen, "no such reservation (expired?)");
-        e = SL_ENOTFOUND;
-        goto out;
-    }
-    const char *declared = s3_result_meta(&r, "declared");
-    int any_size = declared && !strcmp(declared, "no");   /* Uppy: the size comes later */
-    drop_key(&key, prefix, "drops", id);
-    e = s3_head_object(c, buf_str(&key), &r);
-    if (e == SL_ES3_NOTFOUND) {
-        snprintf(msg, msglen, "nothing was uploaded for this reservation yet");
-        e = SL_ECONFLICT;
-        goto out;
-    }
-    if (e)
-        goto out;
-    if (any_size) {
-        m->size = r.content_length;
-    } else if (r.content_length != m->size) {
-        /* not what was announced: remove it, so nothing visible remains; the reservation stays
-         * until it expires, so the client may upload again */
-        snprintf(msg, msglen, "the uploaded file has %llu bytes, %llu were announced",
-                 (unsigned long long)r.content_length, (unsigned long long)m->size);
-        s3_delete_object(c, buf_str(&key), &r);
-        e = SL_EUNPROCESSABLE;
-        goto out;
-    }
-    /* what it is, from its first bytes (16 of them: the worker carries no payload) */
-    if (m->size > 0 && s3_get_object(c, buf_str(&key), "bytes=0-15", to_buf, &head, &r) == SL_OK)
-        snprintf(m->image, sizeof m->image, "%s", img_type_name(img_sniff(head.data, head.len)));
-    else
-        strcpy(m->image, "none");
-    m->sha256[0] = '\0';   /* unknown: the bytes went straight to S3 */
-    struct s3_kv kv[DROP_META_KV];
-    size_t nkv;
-    struct s3_body empty = {.length = 0, .mem = ""};
-    e = drop_meta_to_kv(m, 0, kv, &nkv, &scratch);
-    struct s3_put_opts po = {.content_type = m->content_type, .meta = kv, .n_meta = nkv};
+    enum sl_err e = drop_commit_direct(c, app->cfg.s3.prefix, app->spool, id, m, msg, msglen);
     if (!e)
-        e = drop_key(&key, prefix, "meta", id);
-    if (!e)
-        e = s3_put_object(c, buf_str(&key), &empty, &po, &r);
-    if (e)
-        goto out;
-    if (app->spool && strcmp(m->image, "none") != 0)
-        spool_submit(app->spool, m->id);
-    METRIC_ADD(app, uploads_committed, 1);
-    drop_key(&key, prefix, "reserved", id);
-    s3_delete_object(c, buf_str(&key), &r);
-out:
-    s3_result_free(&r);
-    buf_free(&key);
-    buf_free(&scratch);
-    buf_free(&head);
+        METRIC_ADD(app, uploads_committed, 1);
     return e;
 }
 

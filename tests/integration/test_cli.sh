@@ -117,6 +117,9 @@ else
 fi
 
 # setup-bucket: the CORS rule direct uploads need and the lifecycle rule, then check agrees
+# (the test bucket's own configuration is reset first: a previous run may have set it)
+aws_s3 s3api delete-bucket-lifecycle --bucket "$S3_BUCKET" >/dev/null 2>&1
+aws_s3 s3api delete-bucket-cors --bucket "$S3_BUCKET" >/dev/null 2>&1
 out=$(ctl check)
 contains "before setup-bucket, check warns about the lifecycle rule" "warn no lifecycle rule" "$out"
 printf '[upload]\ncors_origin = http://127.0.0.1:8080\n' >> "$T/sluice.conf"

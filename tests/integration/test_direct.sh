@@ -91,6 +91,13 @@ check "an abandoned reservation: uploading at first" uploading "$(curl -sS -H 'A
 janitor_removed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "removed reservation $id"; }
 wait_for "an abandoned reservation: removed by the janitor after its TTL" 15 janitor_removed
 check "an abandoned reservation: gone from the share page" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
+# a complete upload whose client never called complete is committed by the janitor, not lost
+json=$(reserve put)
+id=$(printf '%s' "$json" | jget id)
+curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf '%s' "$json" | jpath '["upload"]["url"]')"
+janitor_committed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "committed the completed upload $id"; }
+wait_for "a finished but never completed upload: committed by the janitor after its TTL" 15 janitor_committed
+check "it is a drop, byte-identical" "$WANT" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
 check "an unknown reservation" 404 "$(complete AAAAAAAAAAAAAAAAAAAAAA)"
 check "reserve without a token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' -d '{}' "$B/api/uploads")"
 check "reserve with bad JSON" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -d '{"name":' "$B/api/uploads")"
