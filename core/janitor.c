@@ -103,6 +103,22 @@ enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, l
         if (h == SL_ES3_NOTFOUND) {
             buf_reset(&key);
             buf_printf(&key, "%sdrops/%s", prefix, id);
+            /* its multipart uploads too (a browser that gave up halfway), whatever their age */
+            struct s3_upload *mu = NULL;
+            size_t nmu = 0;
+            if (s3_list_multipart_uploads(c, buf_str(&key), &mu, &nmu, &r) == SL_OK) {
+                for (size_t k = 0; k < nmu; k++) {
+                    if (strcmp(mu[k].key, buf_str(&key)) != 0)
+                        continue;
+                    enum sl_err ae = s3_mpu_abort(c, mu[k].key, mu[k].upload_id, &r);
+                    if (!ae || ae == SL_ES3_NOTFOUND) {
+                        rep->uploads_aborted++;
+                        say(log, ud, "aborted %s upload-id %s (its reservation expired)",
+                            mu[k].key, mu[k].upload_id);
+                    }
+                }
+            }
+            s3_uploads_free(mu, nmu);
             d = s3_delete_object(c, buf_str(&key), &r);
             if (!d || d == SL_ES3_NOTFOUND) {
                 d = SL_OK;

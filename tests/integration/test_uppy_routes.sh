@@ -13,7 +13,7 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-export SLUICE_PREFIX="it-uppy-$$-$(date +%s)/" SLUICE_TOKEN="alice-$$, bob-$$"
+export SLUICE_PREFIX="it-uppy-$$-$(date +%s)/" SLUICE_TOKEN="alice-$$, bob-$$" SLUICE_RESERVE_TTL=2s
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1
 NP=$(free_port)
@@ -74,5 +74,14 @@ check "abort" "{}" "$(curl -sS -H "$A" -X DELETE "$B/s3/multipart/$euid?key=$eke
 left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
 check "after abort: no multipart upload left" 0 "$left"
 check "after abort: no reservation" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
+# a browser that gives up halfway: after the reservation's TTL the janitor aborts its upload
+json=$(curl -sS -H "$A" -d '{"filename":"halfway.bin"}' "$B/s3/multipart")
+key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
+u=$(curl -sS -H "$A" "$B/s3/multipart/$(urlq "$uid")/1?key=$(urlq "$key")" | jget url)
+check "halfway: one part uploaded" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p1" "$u")"
+janitor_cleaned() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "aborted $key upload-id $uid (its reservation expired)"; }
+wait_for "halfway: the janitor aborts its upload once the reservation expired" 15 janitor_cleaned
+left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
+check "halfway: no multipart upload left" 0 "$left"
 check "without a token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/s3/params?filename=x")"
 finish
