@@ -209,8 +209,11 @@ void handle_share(struct app *app, struct http *h, struct s3_client *c, const ch
         json_str(&b, m.name);
         buf_printf(&b, ",\"size\":%llu,\"content_type\":", (unsigned long long)m.size);
         json_str(&b, m.content_type);
-        buf_printf(&b, ",\"sha256\":\"%s\",\"created_at\":\"%s\",\"download_url\":", m.sha256,
-                   created);
+        if (m.sha256[0])
+            buf_printf(&b, ",\"sha256\":\"%s\"", m.sha256);
+        else
+            buf_puts(&b, ",\"sha256\":null");   /* a direct upload: never seen by sluice */
+        buf_printf(&b, ",\"created_at\":\"%s\",\"download_url\":", created);
         json_str(&b, buf_str(&link));
         if (strcmp(m.image, "none") != 0)
             buf_printf(&b, ",\"thumbnail_url\":\"%s/d/%s/thumbnail\"", buf_str(&base), m.id);
@@ -239,8 +242,9 @@ void handle_share(struct app *app, struct http *h, struct s3_client *c, const ch
                            "style=\"max-width:100%%;border-radius:6px\"></p>\n", m.id);
         buf_puts(&b, "<p><a class=b href=\"");
         http_html_escape(&b, buf_str(&link));
-        buf_printf(&b, "\">Download</a></p>\n<p><small>SHA-256 <code>%s</code></small></p>\n",
-                   m.sha256);
+        buf_puts(&b, "\">Download</a></p>\n");
+        if (m.sha256[0])
+            buf_printf(&b, "<p><small>SHA-256 <code>%s</code></small></p>\n", m.sha256);
         http_reply(h, 200, "text/html; charset=utf-8", PAGE_HEADERS "Vary: Accept\r\n", b.data,
                    b.len);
     }

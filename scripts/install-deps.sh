@@ -6,8 +6,9 @@ PKGS=(
     # build
     gcc make pkg-config libc6-dev
     libcurl4-openssl-dev libssl-dev libfcgi-dev libgd-dev libexif-dev libcmocka-dev
-    # tests and tools
-    valgrind curl python3 python3-boto3 python3-botocore awscli clang
+    # tests and tools (node and npm come with the machine; the browser test's npm packages are
+    # installed by the test itself from tests/browser/package-lock.json)
+    valgrind curl python3 python3-boto3 python3-botocore awscli clang chromium
     # the local stack: a real S3 server (Ceph RGW), front servers, the FastCGI spawner
     radosgw ceph-mon ceph-osd ceph-common nginx-light lighttpd spawn-fcgi
 )

@@ -45,6 +45,8 @@ max_retries = ${SLUICE_RETRIES:-4}
 retry_base_ms = ${SLUICE_RETRY_BASE_MS:-100}
 [upload]
 token = ${SLUICE_TOKEN:-test-token}
+anonymous = ${SLUICE_ANONYMOUS:-false}
+${SLUICE_CORS_ORIGIN:+cors_origin = $SLUICE_CORS_ORIGIN}
 slots = ${SLUICE_SLOTS:-4}
 slot_dir = $d/slots
 buffer_cap = ${SLUICE_BUFFER_CAP:-16M}
