@@ -32,6 +32,12 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
         e = SL_ENOTFOUND;
         goto out;
     }
+    const char *kind = s3_result_meta(&r, "kind");
+    if (!kind || strcmp(kind, "direct") != 0) {
+        snprintf(msg, msglen, "this upload streams through sluice, which completes it");
+        e = SL_ECONFLICT;
+        goto out;
+    }
     const char *declared = s3_result_meta(&r, "declared");
     int any_size = declared && !strcmp(declared, "no");   /* Uppy: the size comes later */
     drop_key(&key, prefix, "drops", id);

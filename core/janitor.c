@@ -74,10 +74,11 @@ enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, l
         if (age < shortest || strchr(id, '/'))
             continue;
         if (age < max_age) {
-            /* younger than max_age: only a direct reservation (its marker declares the drop,
-             * a streamed upload's marker is empty) may be past its own TTL */
+            /* younger than max_age: only a direct reservation may be past its own TTL; a
+             * streamed upload may legitimately last long */
             enum sl_err he = s3_head_object(c, o[i].key, &r);
-            if (he || !s3_result_meta(&r, "size"))
+            const char *kind = he ? NULL : s3_result_meta(&r, "kind");
+            if (!kind || strcmp(kind, "direct") != 0)
                 continue;
         }
         if (dry_run) {

@@ -36,12 +36,22 @@ struct app {
     volatile int stopping;                /* SIGTERM seen: drain */
     /* the queues of uploads in flight, so a drain that runs out of time can abort them */
     pthread_mutex_t active_mu;
-    struct queue *active[APP_MAX_ACTIVE];
+    struct active_upload {
+        struct queue *q;
+        char id[24];
+        const uint64_t *received;         /* written by its thread with __atomic stores */
+        uint64_t announced;               /* UINT64_MAX when unknown */
+    } active[APP_MAX_ACTIVE];
 };
 
-void app_track(struct app *app, struct queue *q);     /* registers; ignored when full */
+/* registers an upload in flight (ignored when full): for draining and for progress */
+void app_track(struct app *app, struct queue *q, const char *id, const uint64_t *received,
+               uint64_t announced);
 void app_untrack(struct app *app, struct queue *q);
 void app_abort_all(struct app *app, enum sl_err why);
+/* progress of an upload in flight on this process: 1 and *received / *announced if known */
+int app_progress(struct app *app, const char *id, uint64_t *received, uint64_t *announced);
+void handle_stream_reserve(struct app *app, struct http *h, struct s3_client *c);
 
 #define METRIC_ADD(app, field, n) __atomic_add_fetch(&(app)->m.field, (n), __ATOMIC_RELAXED)
 void metrics_max(uint64_t *field, uint64_t v);

@@ -111,11 +111,12 @@ void handle_direct_create(struct app *app, struct http *h, struct s3_client *c)
     m.created = now;
     m.size = r.size;
     /* the reservation carries what was declared: the complete step checks against it */
-    struct s3_kv kv[DROP_META_KV];
+    struct s3_kv kv[DROP_META_KV + 1];
     size_t nkv;
     struct s3_result sr = {0};
     struct s3_body empty = {.length = 0, .mem = ""};
     e = drop_meta_to_kv(&m, 0, kv, &nkv, &scratch);
+    kv[nkv++] = (struct s3_kv){"kind", "direct"};
     struct s3_put_opts po = {.content_type = m.content_type, .meta = kv, .n_meta = nkv};
     if (!e)
         e = drop_key(&key, app->cfg.s3.prefix, "reserved", m.id);

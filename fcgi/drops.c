@@ -107,16 +107,27 @@ static int uploading_page(struct app *app, struct http *h, struct s3_client *c, 
     }
     if (!drop_key(&key, app->cfg.s3.prefix, "reserved", id) &&
         s3_head_object(c, buf_str(&key), &r) == SL_OK && !drop_meta_from_result(&r, id, &m)) {
+        uint64_t got = 0, total = 0;
+        int here = app_progress(app, id, &got, &total);
         if (json) {
             buf_printf(&b, "{\"id\":\"%s\",\"status\":\"uploading\",\"name\":", id);
             json_str(&b, m.name);
-            buf_printf(&b, ",\"size\":%llu}\n", (unsigned long long)m.size);
+            buf_printf(&b, ",\"size\":%llu", (unsigned long long)m.size);
+            if (here)
+                buf_printf(&b, ",\"received\":%llu", (unsigned long long)got);
+            buf_puts(&b, "}\n");
             http_reply_json(h, 200, &b, "Vary: Accept\r\n");
         } else {
             buf_puts(&b, "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=3>"
                          "<title>Uploading…</title><p>");
             http_html_escape(&b, m.name);
-            buf_puts(&b, " is still uploading. This page refreshes by itself.\n");
+            buf_puts(&b, " is still uploading");
+            if (here && total != UINT64_MAX && total > 0)
+                buf_printf(&b, ": %llu%% (%llu of %llu bytes)", (unsigned long long)(got * 100 / total),
+                           (unsigned long long)got, (unsigned long long)total);
+            else if (here)
+                buf_printf(&b, ": %llu bytes so far", (unsigned long long)got);
+            buf_puts(&b, ". This page refreshes by itself.\n");
             http_reply(h, 200, "text/html; charset=utf-8", PAGE_HEADERS "Vary: Accept\r\n",
                        b.data, b.len);
         }

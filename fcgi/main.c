@@ -21,12 +21,16 @@
 static struct app app = {.active_mu = PTHREAD_MUTEX_INITIALIZER};
 static int running_threads;
 
-void app_track(struct app *a, struct queue *q)
+void app_track(struct app *a, struct queue *q, const char *id, const uint64_t *received,
+               uint64_t announced)
 {
     pthread_mutex_lock(&a->active_mu);
     for (int i = 0; i < APP_MAX_ACTIVE; i++) {
-        if (!a->active[i]) {
-            a->active[i] = q;
+        if (!a->active[i].q) {
+            a->active[i].q = q;
+            snprintf(a->active[i].id, sizeof a->active[i].id, "%s", id);
+            a->active[i].received = received;
+            a->active[i].announced = announced;
             break;
         }
     }
@@ -37,17 +41,32 @@ void app_untrack(struct app *a, struct queue *q)
 {
     pthread_mutex_lock(&a->active_mu);
     for (int i = 0; i < APP_MAX_ACTIVE; i++)
-        if (a->active[i] == q)
-            a->active[i] = NULL;
+        if (a->active[i].q == q)
+            memset(&a->active[i], 0, sizeof a->active[i]);
     pthread_mutex_unlock(&a->active_mu);
+}
+
+int app_progress(struct app *a, const char *id, uint64_t *received, uint64_t *announced)
+{
+    int found = 0;
+    pthread_mutex_lock(&a->active_mu);
+    for (int i = 0; i < APP_MAX_ACTIVE && !found; i++) {
+        if (a->active[i].q && !strcmp(a->active[i].id, id)) {
+            *received = __atomic_load_n(a->active[i].received, __ATOMIC_RELAXED);
+            *announced = a->active[i].announced;
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&a->active_mu);
+    return found;
 }
 
 void app_abort_all(struct app *a, enum sl_err why)
 {
     pthread_mutex_lock(&a->active_mu);
     for (int i = 0; i < APP_MAX_ACTIVE; i++)
-        if (a->active[i])
-            queue_abort(a->active[i], why);
+        if (a->active[i].q)
+            queue_abort(a->active[i].q, why);
     pthread_mutex_unlock(&a->active_mu);
 }
 static int listen_fd;
@@ -89,6 +108,8 @@ static void route(struct http *h, struct s3_client *c)
     if (!strcmp(p, "/api/drops") || !strcmp(p, "/api/drops/")) {
         if (!is(h, "POST"))
             return reply_method(h, "POST");
+        if (!strcmp(h->query, "reserve") || !strncmp(h->query, "reserve&", 8))
+            return handle_stream_reserve(&app, h, c);
         return handle_upload_form(&app, h, c);
     }
     if (!strncmp(p, "/s3/", 4))

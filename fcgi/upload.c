@@ -50,6 +50,7 @@ struct upload {
     struct queue *q;
     struct pipe *pipe;
     int marker_written;              /* reserved/<id> exists */
+    int reserved;                    /* uploading into a reservation made beforehand */
     int record_attempted;            /* meta/<id> may exist */
     struct buf marker, bytes, record;
     char boundary[MP_BOUNDARY_MAX + 1];
@@ -128,7 +129,7 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
         memcpy(u->head + u->head_len, p, k);
         u->head_len += k;
     }
-    u->received += n;
+    __atomic_store_n(&u->received, u->received + n, __ATOMIC_RELAXED);   /* read for progress */
     METRIC_ADD(u->app, bytes_in, n);
     return queue_push(u->q, p, n);
 }
@@ -256,7 +257,7 @@ static void rollback(struct upload *u, enum sl_err why)
         delete_key(u, &u->record);
     if (u->pipe)
         pipe_cleanup(u->pipe);
-    if (u->marker_written)
+    if (u->marker_written && !u->reserved)   /* a reservation stays: the client may retry */
         delete_key(u, &u->marker);
     METRIC_ADD(u->app, rolled_back[why < SL_ERR_COUNT ? why : SL_EINTERNAL], 1);
     set_state(u, UP_ROLLED_BACK);
@@ -284,11 +285,12 @@ static void run_upload(struct app *app, struct http *h, struct upload *u, int fo
     u->sha = EVP_MD_CTX_new();
     if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
         e = SL_ENOMEM;
-    if (!e)
+    if (!e && !u->reserved) {
         e = drop_new_id(u->meta.id);
-    if (!e)
-        e = drop_new_token(u->token);
-    drop_token_hash(u->token, u->meta.token_hash);
+        if (!e)
+            e = drop_new_token(u->token);
+        drop_token_hash(u->token, u->meta.token_hash);
+    }
     u->meta.created = time(NULL);
     const char *prefix = app->cfg.s3.prefix;
     if (!e)
@@ -302,15 +304,29 @@ static void run_upload(struct app *app, struct http *h, struct upload *u, int fo
     if (!e)
         e = queue_new((size_t)uc->buffer_cap, &u->q);
     if (!e)
-        app_track(app, u->q);
+        app_track(app, u->q, u->meta.id, &u->received, u->announced);
     if (!e && app->stopping)
         e = SL_ESHUTDOWN;
-    if (!e) {
-        /* the reservation: S3 is reached now, before any body byte is read */
+    if (!e && u->reserved) {
+        u->marker_written = 1;   /* made beforehand; removed once the drop exists */
+    } else if (!e) {
+        /* the reservation: S3 is reached now, before any body byte is read; it also lets the
+         * share page say "uploading" (with progress, on this host) until the drop exists */
+        struct s3_kv kv[DROP_META_KV + 1];
+        size_t nkv;
+        struct buf scratch = BUF_INIT(8192);
+        u->meta.size = u->announced == PIPE_SIZE_UNKNOWN ? 0 : u->announced;
+        drop_content_type(u->client_type, u->meta.name, u->meta.content_type);
+        e = drop_meta_to_kv(&u->meta, 0, kv, &nkv, &scratch);
+        kv[nkv++] = (struct s3_kv){"kind", "stream"};
+        struct s3_put_opts po = {.content_type = u->meta.content_type, .meta = kv,
+                                 .n_meta = nkv};
         struct s3_body empty = {.length = 0, .mem = ""};
         struct s3_result r = {0};
-        e = s3_put_object(u->c, buf_str(&u->marker), &empty, NULL, &r);
+        if (!e)
+            e = s3_put_object(u->c, buf_str(&u->marker), &empty, &po, &r);
         s3_result_free(&r);
+        buf_free(&scratch);
         u->marker_written = !e;
     }
     if (!e && !form)
@@ -349,13 +365,56 @@ static void run_upload(struct app *app, struct http *h, struct upload *u, int fo
         if (app->spool && strcmp(u->meta.image, "none") != 0 &&
             spool_submit(app->spool, u->meta.id) != SL_OK)
             fprintf(stderr, "sluice-fcgi: %s: could not queue its thumbnail\n", u->meta.id);
-        reply_drop(app, h, &u->meta, u->token);
+        reply_drop(app, h, &u->meta, u->reserved ? NULL : u->token);
         http_flush(h);
         delete_key(u, &u->marker);   /* after the reply: it only guarded the upload */
     } else {
         rollback(u, e);
     }
     mp_free(mp);
+}
+
+struct reserve_body {
+    char name[1024];
+    uint64_t size;
+};
+
+static enum sl_err on_reserve_member(void *ud, const char *k, enum json_type t, const char *v,
+                                     size_t n)
+{
+    struct reserve_body *b = ud;
+    if (t == JSON_STRING && !strcmp(k, "name"))
+        snprintf(b->name, sizeof b->name, "%.*s", (int)n, v);
+    else if (t == JSON_NUMBER && !strcmp(k, "size") && n < 20 && strspn(v, "0123456789") == n)
+        b->size = strtoull(v, NULL, 10);
+    return SL_OK;
+}
+
+/* PUT ...?id=<id>: upload into a reservation made by POST /api/drops?reserve */
+static int use_reservation(struct app *app, struct s3_client *c, const char *id,
+                           struct upload *u)
+{
+    if (!drop_valid_id(id))
+        return 0;
+    struct buf key = BUF_INIT(4096);
+    struct s3_result r = {0};
+    struct drop_meta m;
+    int ok = 0;
+    drop_key(&key, app->cfg.s3.prefix, "meta", id);
+    if (s3_head_object(c, buf_str(&key), &r) == SL_ES3_NOTFOUND) {
+        drop_key(&key, app->cfg.s3.prefix, "reserved", id);
+        const char *kind;
+        ok = s3_head_object(c, buf_str(&key), &r) == SL_OK && !drop_meta_from_result(&r, id, &m) &&
+             (kind = s3_result_meta(&r, "kind")) && !strcmp(kind, "stream");
+    }
+    if (ok) {
+        memcpy(u->meta.id, m.id, sizeof m.id);
+        memcpy(u->meta.token_hash, m.token_hash, sizeof m.token_hash);
+        u->reserved = 1;
+    }
+    s3_result_free(&r);
+    buf_free(&key);
+    return ok;
 }
 
 static void upload(struct app *app, struct http *h, struct s3_client *c, const char *name,
@@ -408,6 +467,10 @@ static void upload(struct app *app, struct http *h, struct s3_client *c, const c
         }
         drop_sanitize_name(dec.data, dec.len, u.meta.name);
         buf_free(&dec);
+        if (!strncmp(h->query, "id=", 3) && !use_reservation(app, c, h->query + 3, &u)) {
+            http_reply_error(h, SL_ENOTFOUND, "no such reservation (expired or used?)", NULL);
+            goto done;
+        }
         const char *ct = http_header(h, "Content-Type");
         snprintf(u.client_type, sizeof u.client_type, "%s", ct ? ct : "");
     }
@@ -429,6 +492,70 @@ done:
 void handle_upload_raw(struct app *app, struct http *h, struct s3_client *c, const char *name_enc)
 {
     upload(app, h, c, name_enc, strlen(name_enc), 0);
+}
+
+void handle_stream_reserve(struct app *app, struct http *h, struct s3_client *c)
+{
+    struct buf body = BUF_INIT(64 * 1024), key = BUF_INIT(4096), scratch = BUF_INIT(8192);
+    struct buf j = BUF_INIT(8192), base = BUF_INIT(4096), enc = BUF_INIT(4096);
+    struct drop_meta m = {0};
+    char token[DROP_TOKEN_LEN + 1], tmp[8192];
+    size_t got;
+    enum sl_err e = SL_OK;
+    if (!app_authorized(app, h)) {
+        http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
+        goto out;
+    }
+    do {
+        e = http_read(h, tmp, sizeof tmp, &got);
+        if (!e && buf_append(&body, tmp, got))
+            e = SL_ETOOBIG;
+    } while (!e && got == sizeof tmp);
+    struct reserve_body rb = {"file", 0};
+    if (!e && body.len && json_scan_object(body.data, body.len, on_reserve_member, &rb))
+        e = SL_EBADREQ;
+    if (e) {
+        http_reply_error(h, e, "expected JSON {\"name\": ..., \"size\": ...}", NULL);
+        goto out;
+    }
+    if ((e = drop_new_id(m.id)) || (e = drop_new_token(token))) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    drop_sanitize_name(rb.name, strlen(rb.name), m.name);
+    drop_content_type(NULL, m.name, m.content_type);
+    drop_token_hash(token, m.token_hash);
+    m.created = time(NULL);
+    m.size = rb.size;
+    struct s3_kv kv[DROP_META_KV + 1];
+    size_t nkv;
+    e = drop_meta_to_kv(&m, 0, kv, &nkv, &scratch);
+    kv[nkv++] = (struct s3_kv){"kind", "stream"};
+    struct s3_put_opts po = {.content_type = m.content_type, .meta = kv, .n_meta = nkv};
+    struct s3_body empty = {.length = 0, .mem = ""};
+    struct s3_result r = {0};
+    if (!e)
+        e = drop_key(&key, app->cfg.s3.prefix, "reserved", m.id);
+    if (!e)
+        e = s3_put_object(c, buf_str(&key), &empty, &po, &r);
+    s3_result_free(&r);
+    if (e) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    app_base_url(app, h, &base);
+    drop_pct_encode(&enc, m.name);
+    buf_printf(&j, "{\"id\":\"%s\",\"url\":\"%s/d/%s\",\"delete_token\":\"%s\","
+                   "\"upload_url\":\"%s/api/drops/%s?id=%s\"}\n",
+               m.id, buf_str(&base), m.id, token, buf_str(&base), buf_str(&enc), m.id);
+    http_reply_json(h, 201, &j, NULL);
+out:
+    buf_free(&body);
+    buf_free(&key);
+    buf_free(&scratch);
+    buf_free(&j);
+    buf_free(&base);
+    buf_free(&enc);
 }
 
 void handle_upload_form(struct app *app, struct http *h, struct s3_client *c)

@@ -64,13 +64,14 @@ static enum sl_err reserve(struct app *app, struct http *h, struct s3_client *c,
     drop_content_type(type, m->name, m->content_type);
     drop_token_hash(token, m->token_hash);
     m->created = time(NULL);
-    struct s3_kv kv[DROP_META_KV + 2];
+    struct s3_kv kv[DROP_META_KV + 3];
     size_t n;
     struct buf scratch = BUF_INIT(8192), key = BUF_INIT(4096);
     char who[65];
     client_hash(h, who);
     e = drop_meta_to_kv(m, 0, kv, &n, &scratch);
     kv[n++] = (struct s3_kv){"declared", "no"};
+    kv[n++] = (struct s3_kv){"kind", "direct"};
     kv[n++] = (struct s3_kv){"client", who};
     struct s3_put_opts po = {.content_type = m->content_type, .meta = kv, .n_meta = n};
     struct s3_body empty = {.length = 0, .mem = ""};

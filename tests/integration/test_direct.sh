@@ -98,6 +98,22 @@ curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf 
 janitor_committed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "committed the completed upload $id"; }
 wait_for "a finished but never completed upload: committed by the janitor after its TTL" 15 janitor_committed
 check "it is a drop, byte-identical" "$WANT" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
+# a link handed out before a streamed upload: "uploading" with progress, then the file
+json=$(curl -sS -H "$AUTH" -d '{"name":"live.bin","size":6291456}' "$B/api/drops?reserve")
+id=$(printf '%s' "$json" | jget id) tok=$(printf '%s' "$json" | jget delete_token)
+up_path=${json#*\"upload_url\":\"$B}; up_path=${up_path%%\"*}
+check "reserve a streamed upload: the share link" "$B/d/$id" "$(printf '%s' "$json" | jget url)"
+check "before the upload: uploading" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
+python3 tests/integration/rawclient.py "$NP" "$up_path" "$SLUICE_TOKEN" 6291456 --rate 2000000 --timeout 30 > "$W/live.out" &
+lpid=$!
+progress() { [ "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget received)" -gt 0 ] 2>/dev/null; }
+wait_for "while it streams: the share page shows the bytes received so far" 10 progress
+contains "and the HTML page says so in words" "still uploading: " "$(curl -sS "$B/d/$id")"
+wait "$lpid"
+check "the streamed upload into the reservation" 201 "$(cut -d' ' -f1 "$W/live.out")"
+check "then the share link shows the file" 6291456 "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget size)"
+check "the reservation's delete token deletes it" 204 "$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE -H "X-Delete-Token: $tok" "$B/api/drops/$id")"
+check "a used reservation cannot be uploaded into again" 404 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -T "$W/f" "$B$up_path")"
 check "an unknown reservation" 404 "$(complete AAAAAAAAAAAAAAAAAAAAAA)"
 check "reserve without a token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' -d '{}' "$B/api/uploads")"
 check "reserve with bad JSON" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -d '{"name":' "$B/api/uploads")"
