@@ -5,15 +5,28 @@
 
 #include "drop.h"
 #include "imghdr.h"
+#include "sigv4.h"
 #include "spool.h"
+
+#include <openssl/evp.h>
 
 static enum sl_err to_buf(void *ud, const void *p, size_t n)
 {
     return buf_append(ud, p, n);
 }
 
+struct hasher {
+    EVP_MD_CTX *md;
+};
+
+static enum sl_err hash_sink(void *ud, const void *p, size_t n)
+{
+    return EVP_DigestUpdate(((struct hasher *)ud)->md, p, n) ? SL_OK : SL_EINTERNAL;
+}
+
 enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct spool *spool,
-                               const char *id, struct drop_meta *m, char *msg, size_t msglen)
+                               const char *id, const char *want_sha256, struct drop_meta *m,
+                               char *msg, size_t msglen)
 {
     struct buf key = BUF_INIT(4096), scratch = BUF_INIT(8192), head = BUF_INIT(64);
     struct s3_result r = {0};
@@ -60,12 +73,36 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
         e = SL_EUNPROCESSABLE;
         goto out;
     }
+    m->sha256[0] = '\0';   /* unknown: the bytes went straight to S3 */
+    if (want_sha256) {
+        /* the client asked for a check: only then do the bytes pass through here */
+        struct hasher hs = {EVP_MD_CTX_new()};
+        unsigned char d[32];
+        unsigned int dl = 0;
+        char got[65];
+        e = hs.md && EVP_DigestInit_ex(hs.md, EVP_sha256(), NULL) ? SL_OK : SL_ENOMEM;
+        if (!e)
+            e = s3_get_object(c, buf_str(&key), NULL, hash_sink, &hs, &r);
+        if (!e && !EVP_DigestFinal_ex(hs.md, d, &dl))
+            e = SL_EINTERNAL;
+        EVP_MD_CTX_free(hs.md);
+        if (e)
+            goto out;
+        sigv4_hex(d, 32, got);
+        if (strcmp(got, want_sha256) != 0) {
+            snprintf(msg, msglen, "the uploaded file's sha256 is %s, not the %s announced", got,
+                     want_sha256);
+            s3_delete_object(c, buf_str(&key), &r);
+            e = SL_EUNPROCESSABLE;
+            goto out;
+        }
+        memcpy(m->sha256, got, 65);
+    }
     /* what it is, from its first bytes (16 of them: the worker carries no payload) */
     if (m->size > 0 && s3_get_object(c, buf_str(&key), "bytes=0-15", to_buf, &head, &r) == SL_OK)
         snprintf(m->image, sizeof m->image, "%s", img_type_name(img_sniff(head.data, head.len)));
     else
         strcpy(m->image, "none");
-    m->sha256[0] = '\0';   /* unknown: the bytes went straight to S3 */
     struct s3_kv kv[DROP_META_KV];
     size_t nkv;
     struct s3_body empty = {.length = 0, .mem = ""};

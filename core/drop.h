@@ -78,8 +78,10 @@ struct spool;
  * thumbnail job (spool may be NULL), removes the reservation. SL_ECONFLICT: no bytes yet, or
  * committed already; SL_ENOTFOUND: no reservation; SL_EUNPROCESSABLE: the wrong size (those
  * bytes are deleted, so nothing visible remains). msg says why in words. */
+/* want_sha256 (hex, or NULL): the client's checksum, verified by reading the object. */
 enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct spool *spool,
-                               const char *id, struct drop_meta *m, char *msg, size_t msglen);
+                               const char *id, const char *want_sha256, struct drop_meta *m,
+                               char *msg, size_t msglen);
 
 /* Percent-encode s for a URL path segment or an ASCII header value. */
 enum sl_err drop_pct_encode(struct buf *out, const char *s);

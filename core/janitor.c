@@ -90,7 +90,7 @@ enum sl_err janitor_run(struct s3_client *c, const char *prefix, long max_age, l
         {
             struct drop_meta dm;
             char msg[200];
-            if (drop_commit_direct(c, prefix, NULL, id, &dm, msg, sizeof msg) == SL_OK) {
+            if (drop_commit_direct(c, prefix, NULL, id, NULL, &dm, msg, sizeof msg) == SL_OK) {
                 say(log, ud, "committed the completed upload %s (age %ld s)", id, age);
                 rep->markers_removed++;
                 continue;

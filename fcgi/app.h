@@ -75,7 +75,7 @@ int app_authorized(const struct app *app, const struct http *h);
  * reservation declared none). SL_ECONFLICT: no bytes yet (or done already); SL_ENOTFOUND: no
  * reservation; SL_EUNPROCESSABLE: wrong size, removed. msg says why. */
 enum sl_err direct_commit(struct app *app, struct s3_client *c, const char *id,
-                          struct drop_meta *m, char *msg, size_t msglen);
+                          const char *want_sha256, struct drop_meta *m, char *msg, size_t msglen);
 void handle_uppy(struct app *app, struct http *h, struct s3_client *c, const char *rest);
 
 /* the base URL for links: upload.public_url, else scheme://host of the request */

@@ -181,23 +181,44 @@ out:
 }
 
 enum sl_err direct_commit(struct app *app, struct s3_client *c, const char *id,
-                          struct drop_meta *m, char *msg, size_t msglen)
+                          const char *want_sha256, struct drop_meta *m, char *msg, size_t msglen)
 {
-    enum sl_err e = drop_commit_direct(c, app->cfg.s3.prefix, app->spool, id, m, msg, msglen);
+    enum sl_err e = drop_commit_direct(c, app->cfg.s3.prefix, app->spool, id, want_sha256, m,
+                                       msg, msglen);
     if (!e)
         METRIC_ADD(app, uploads_committed, 1);
     return e;
 }
 
+static enum sl_err on_complete_member(void *ud, const char *key, enum json_type t,
+                                      const char *v, size_t n)
+{
+    char *sha = ud;
+    if (!strcmp(key, "sha256") && t == JSON_STRING) {
+        if (n != 64 || strspn(v, "0123456789abcdef") != 64)
+            return SL_EBADREQ;
+        memcpy(sha, v, 65);
+    }
+    return SL_OK;
+}
+
 void handle_direct_complete(struct app *app, struct http *h, struct s3_client *c, const char *id)
 {
     struct drop_meta m;
-    char msg[200];
+    char msg[256], sha[65] = "";
+    struct buf body = BUF_INIT(BODY_MAX);
     if (!app_authorized(app, h))
         return http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
     if (!drop_valid_id(id))
         return http_reply_error(h, SL_ENOTFOUND, "no such reservation", NULL);
-    enum sl_err e = direct_commit(app, c, id, &m, msg, sizeof msg);
+    /* optional body: {"sha256": "<hex>"} to have the upload checked */
+    enum sl_err e = read_body(h, &body);
+    if (!e && body.len && json_scan_object(body.data, body.len, on_complete_member, sha))
+        e = SL_EBADREQ;
+    buf_free(&body);
+    if (e)
+        return http_reply_error(h, e, "expected nothing, or JSON {\"sha256\": \"<64 hex>\"}", NULL);
+    e = direct_commit(app, c, id, sha[0] ? sha : NULL, &m, msg, sizeof msg);
     if (e)
         return http_reply_error(h, e, msg[0] ? msg : NULL, NULL);
     reply_drop(app, h, &m, NULL);

@@ -100,7 +100,7 @@ static int uploading_page(struct app *app, struct http *h, struct s3_client *c, 
     char msg[200];
     /* bytes that went straight to S3 without a complete call (a stock Uppy's simple upload):
      * committed on first sight; the caller then finds the drop */
-    if (direct_commit(app, c, id, &m, msg, sizeof msg) == SL_OK) {
+    if (direct_commit(app, c, id, NULL, &m, msg, sizeof msg) == SL_OK) {
         buf_free(&key);
         buf_free(&b);
         return -1;

@@ -362,7 +362,7 @@ static void multipart_op(struct app *app, struct http *h, struct s3_client *c, c
         if (!e)
             e = s3_mpu_complete(c, buf_str(&key), upload_id, parts, n, &r);
         if (!e)
-            e = direct_commit(app, c, id, &m, msg, sizeof msg);
+            e = direct_commit(app, c, id, NULL, &m, msg, sizeof msg);
         free(parts);
         s3_result_free(&r);
         if (e) {

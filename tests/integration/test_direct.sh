@@ -26,7 +26,7 @@ reserve() { # MODE [SIZE] -> JSON
          -d "{\"name\":\"direct file.bin\",\"size\":${2:-$SIZE},\"content_type\":\"application/x-test\",\"mode\":\"$1\"}" \
          "$B/api/uploads"
 }
-complete() { curl -sS -o "$W/c.out" -w '%{http_code}' -H "$AUTH" -X POST "$B/api/uploads/$1/complete"; }
+complete() { curl -sS -o "$W/c.out" -w '%{http_code}' -H "$AUTH" -X POST ${2:+-d "{\"sha256\":\"$2\"}"} "$B/api/uploads/$1/complete"; }
 bytes_in() { metric sluice_upload_bytes_in_total "$B"; }
 in0=$(bytes_in)
 
@@ -46,6 +46,20 @@ got=$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)
 check "the download is byte-identical" "$WANT" "$got"
 check "completing twice is a conflict" 409 "$(complete "$id")"
 check "the worker carried no payload bytes" "$in0" "$(bytes_in)"
+
+# a checksum given with complete is verified (then the bytes do pass through the worker)
+json=$(reserve put)
+id=$(printf '%s' "$json" | jget id)
+curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf '%s' "$json" | jpath '["upload"]["url"]')"
+check "complete with a wrong sha256" 422 "$(complete "$id" "$(printf '0%.0s' $(seq 64))")"
+contains "says why" "sha256 is $WANT, not the" "$(jget message < "$W/c.out")"
+check "the mismatched object was removed" 409 "$(complete "$id")"
+json=$(reserve put)
+id=$(printf '%s' "$json" | jget id)
+curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf '%s' "$json" | jpath '["upload"]["url"]')"
+check "complete with the right sha256" 201 "$(complete "$id" "$WANT")"
+check "then the drop knows its sha256" "$WANT" "$(jget sha256 < "$W/c.out")"
+in0=$(bytes_in)
 
 # POST policy with curl -F, then complete
 json=$(reserve post)
