@@ -52,21 +52,6 @@ static enum sl_err on_member(void *ud, const char *key, enum json_type t, const 
     return SL_OK;   /* unknown members are ignored, as clients add their own */
 }
 
-static enum sl_err read_body(struct http *h, struct buf *b)
-{
-    char tmp[8192];
-    for (;;) {
-        size_t got;
-        enum sl_err e = http_read(h, tmp, sizeof tmp, &got);
-        if (got && buf_append(b, tmp, got))
-            return SL_ETOOBIG;
-        if (e)
-            return e;
-        if (got < sizeof tmp)
-            return SL_OK;
-    }
-}
-
 static void iso(time_t t, char out[32])
 {
     struct tm tm;
@@ -87,7 +72,7 @@ void handle_direct_create(struct app *app, struct http *h, struct s3_client *c)
         http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
         goto out;
     }
-    if ((e = read_body(h, &body)) ||
+    if ((e = http_read_all(h, &body)) ||
         (e = json_scan_object(body.data ? body.data : "", body.len, on_member, &r)) ||
         !r.has_name || !r.has_size) {
         http_reply_error(h, SL_EBADREQ,
@@ -212,7 +197,7 @@ void handle_direct_complete(struct app *app, struct http *h, struct s3_client *c
     if (!drop_valid_id(id))
         return http_reply_error(h, SL_ENOTFOUND, "no such reservation", NULL);
     /* optional body: {"sha256": "<hex>"} to have the upload checked */
-    enum sl_err e = read_body(h, &body);
+    enum sl_err e = http_read_all(h, &body);
     if (!e && body.len && json_scan_object(body.data, body.len, on_complete_member, sha))
         e = SL_EBADREQ;
     buf_free(&body);

@@ -69,6 +69,19 @@ enum sl_err http_read(struct http *h, void *dst, size_t n, size_t *got)
     return SL_ECLIENT_GONE;            /* FCGX_PROTOCOL_ERROR: aborted or cut off upstream */
 }
 
+enum sl_err http_read_all(struct http *h, struct buf *out)
+{
+    char tmp[8192];
+    for (;;) {
+        size_t got;
+        enum sl_err e = http_read(h, tmp, sizeof tmp, &got);
+        if (got && buf_append(out, tmp, got))
+            return SL_ETOOBIG;
+        if (e || got < sizeof tmp)
+            return e;
+    }
+}
+
 void http_reply(struct http *h, int status, const char *content_type, const char *extra,
                 const void *body, size_t n)
 {

@@ -36,6 +36,9 @@ int http_fd(const struct http *h);   /* the FastCGI connection, for SO_RCVTIMEO 
  * the client (or the front server) went away. */
 enum sl_err http_read(struct http *h, void *dst, size_t n, size_t *got);
 
+/* The whole (small) body into out, which caps it: SL_ETOOBIG past the cap. */
+enum sl_err http_read_all(struct http *h, struct buf *out);
+
 /* extra: further header lines, each ending in "\r\n" (NULL: none). */
 void http_reply(struct http *h, int status, const char *content_type, const char *extra,
                 const void *body, size_t n);

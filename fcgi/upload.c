@@ -499,18 +499,13 @@ void handle_stream_reserve(struct app *app, struct http *h, struct s3_client *c)
     struct buf body = BUF_INIT(64 * 1024), key = BUF_INIT(4096), scratch = BUF_INIT(8192);
     struct buf j = BUF_INIT(8192), base = BUF_INIT(4096), enc = BUF_INIT(4096);
     struct drop_meta m = {0};
-    char token[DROP_TOKEN_LEN + 1], tmp[8192];
-    size_t got;
+    char token[DROP_TOKEN_LEN + 1];
     enum sl_err e = SL_OK;
     if (!app_authorized(app, h)) {
         http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
         goto out;
     }
-    do {
-        e = http_read(h, tmp, sizeof tmp, &got);
-        if (!e && buf_append(&body, tmp, got))
-            e = SL_ETOOBIG;
-    } while (!e && got == sizeof tmp);
+    e = http_read_all(h, &body);
     struct reserve_body rb = {"file", 0};
     if (!e && body.len && json_scan_object(body.data, body.len, on_reserve_member, &rb))
         e = SL_EBADREQ;

@@ -223,14 +223,7 @@ static void create(struct app *app, struct http *h, struct s3_client *c)
     struct create_body b = {"file", ""};
     struct drop_meta m;
     char token[DROP_TOKEN_LEN + 1], *upload_id = NULL;
-    char tmp[8192];
-    size_t got;
-    enum sl_err e = SL_OK;
-    do {
-        e = http_read(h, tmp, sizeof tmp, &got);
-        if (!e && buf_append(&body, tmp, got))
-            e = SL_ETOOBIG;
-    } while (!e && got == sizeof tmp);
+    enum sl_err e = http_read_all(h, &body);
     if (!e && body.len && scan_lenient(body.data, body.len, on_create, &b))
         e = SL_EBADREQ;
     if (!e)
