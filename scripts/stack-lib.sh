@@ -84,7 +84,8 @@ stack_start_workers() {
 # stack_start_thumbd DIR: sluice-thumbd on DIR/spool (in the background, pid in a file)
 stack_start_thumbd() {
     local d=$1
-    "$SLUICE_BUILD/sluice-thumbd" -c "$d/sluice.conf" -l "$d/thumbd.log" &
+    # (no inherited stdout/stderr: a caller reading our output must see it end)
+    "$SLUICE_BUILD/sluice-thumbd" -c "$d/sluice.conf" -l "$d/thumbd.log" </dev/null >/dev/null 2>&1 &
     echo $! > "$d/thumbd.pid"
 }
 

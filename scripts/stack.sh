@@ -27,8 +27,10 @@ start() {
     export AWS_ENDPOINT_URL=$S3_ENDPOINT
     local port=${SLUICE_PORT:-8080}
     export SLUICE_TOKEN=${SLUICE_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
-    export SLUICE_PUBLIC_URL=http://127.0.0.1:$port
+    export SLUICE_PUBLIC_URL=http://127.0.0.1:$port SLUICE_CORS_ORIGIN=http://127.0.0.1:$port
     stack_write_conf "$RUN"
+    # the throwaway bucket gets the CORS and lifecycle rules browsers' direct uploads need
+    "$SLUICE_BUILD/sluicectl" -c "$RUN/sluice.conf" setup-bucket --force >/dev/null
     mkdir -p "$RUN/web"
     [ -f "$RUN/web/index.html" ] || cat > "$RUN/web/index.html" <<'HTML'
 <!doctype html><meta charset=utf-8><title>sluice</title>
