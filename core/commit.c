@@ -10,11 +10,6 @@
 
 #include <openssl/evp.h>
 
-static enum sl_err to_buf(void *ud, const void *p, size_t n)
-{
-    return buf_append(ud, p, n);
-}
-
 struct hasher {
     EVP_MD_CTX *md;
 };
@@ -99,7 +94,7 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
         memcpy(m->sha256, got, 65);
     }
     /* what it is, from its first bytes (16 of them: the worker carries no payload) */
-    if (m->size > 0 && s3_get_object(c, buf_str(&key), "bytes=0-15", to_buf, &head, &r) == SL_OK)
+    if (m->size > 0 && s3_get_object(c, buf_str(&key), "bytes=0-15", s3_write_to_buf, &head, &r) == SL_OK)
         snprintf(m->image, sizeof m->image, "%s", img_type_name(img_sniff(head.data, head.len)));
     else
         strcpy(m->image, "none");

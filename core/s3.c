@@ -341,6 +341,11 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+enum sl_err s3_write_to_buf(void *ud, const void *p, size_t n)
+{
+    return buf_append(ud, p, n);
+}
+
 static enum sl_err map_curl(CURLcode cc)
 {
     switch (cc) {

@@ -78,6 +78,8 @@ struct s3_body {
 
 /* Receives a GET body. Returning an error stops the transfer with it. */
 typedef enum sl_err (*s3_write_fn)(void *ud, const void *p, size_t n);
+/* An s3_write_fn that appends to the struct buf ud (its cap bounds the body: SL_ETOOBIG). */
+enum sl_err s3_write_to_buf(void *ud, const void *p, size_t n);
 
 struct s3_put_opts {
     const char *content_type;         /* NULL: application/octet-stream */

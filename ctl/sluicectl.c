@@ -188,11 +188,6 @@ static void explain(const char *what, enum sl_err e, const struct s3_result *r)
            r->message[0] ? ": " : "", r->message);
 }
 
-static enum sl_err probe_sink(void *ud, const void *p, size_t n)
-{
-    return buf_append(ud, p, n);
-}
-
 static int cmd_check(struct sluice_config *c)
 {
     struct s3_client *cl;
@@ -233,7 +228,7 @@ static int cmd_check(struct sluice_config *c)
         bad = 1;
     } else {
         struct buf got = BUF_INIT(64);
-        e = s3_get_object(cl, key, NULL, probe_sink, &got, &r);
+        e = s3_get_object(cl, key, NULL, s3_write_to_buf, &got, &r);
         if (e || got.len != 5 || memcmp(got.data, "probe", 5) != 0) {
             explain("read it back", e ? e : SL_ES3_REJECTED, &r);
             bad = 1;

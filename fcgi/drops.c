@@ -329,11 +329,6 @@ void handle_delete(struct app *app, struct http *h, struct s3_client *c, const c
 #define THUMB_MAX (4u << 20)    /* a thumbnail is tens of KB; never buffer more than this */
 #define THUMB_WAIT_MS 20000     /* how long the lazy path waits for a thumbnail being made */
 
-static enum sl_err to_buf(void *ud, const void *p, size_t n)
-{
-    return buf_append(ud, p, n);
-}
-
 /* fetch thumbs/<id>; SL_ES3_NOTFOUND if there is none yet */
 static enum sl_err fetch_thumb(struct app *app, struct s3_client *c, const char *id,
                                struct buf *body, char *ctype, size_t ctlen)
@@ -343,7 +338,7 @@ static enum sl_err fetch_thumb(struct app *app, struct s3_client *c, const char 
     buf_reset(body);
     enum sl_err e = drop_key(&key, app->cfg.s3.prefix, "thumbs", id);
     if (!e)
-        e = s3_get_object(c, buf_str(&key), NULL, to_buf, body, &r);
+        e = s3_get_object(c, buf_str(&key), NULL, s3_write_to_buf, body, &r);
     if (!e)
         snprintf(ctype, ctlen, "%s", !strcmp(r.content_type, "image/webp") ? "image/webp"
                                                                           : "image/jpeg");

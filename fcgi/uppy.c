@@ -232,8 +232,11 @@ static void create(struct app *app, struct http *h, struct s3_client *c)
         e = drop_key(&key, app->cfg.s3.prefix, "drops", m.id);
     struct s3_put_opts po = {.content_type = m.content_type};
     struct s3_result r = {0};
+    int reserved = !e;
     if (!e)
         e = s3_mpu_create(c, buf_str(&key), &po, &upload_id, &r);
+    if (e && reserved && !drop_key(&key, app->cfg.s3.prefix, "reserved", m.id))
+        s3_delete_object(c, buf_str(&key), &r);   /* undo the reservation: nothing started */
     s3_result_free(&r);
     if (e) {
         http_reply_error(h, e, NULL, NULL);

@@ -24,15 +24,6 @@
 static struct sluice_config cfg;
 static volatile sig_atomic_t stopping;
 
-struct src_buf {
-    struct buf b;
-};
-
-static enum sl_err collect(void *ud, const void *p, size_t n)
-{
-    return buf_append(&((struct src_buf *)ud)->b, p, n);   /* SL_ETOOBIG past max_source */
-}
-
 /* Make id's thumbnail. *permanent: retrying cannot help (not an image, too big, gone). */
 static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent, char *why,
                             size_t why_len)
@@ -41,7 +32,7 @@ static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent,
     struct buf key = BUF_INIT(4096);
     struct s3_result r = {0};
     struct drop_meta m;
-    struct src_buf src = {BUF_INIT(cfg.thumbs.max_source)};
+    struct buf src = BUF_INIT(cfg.thumbs.max_source);   /* SL_ETOOBIG past max_source */
     unsigned char *thumb = NULL;
     size_t tn = 0;
     *permanent = 0;
@@ -74,7 +65,7 @@ static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent,
     if (!e)
         e = drop_key(&key, prefix, "drops", id);
     if (!e)
-        e = s3_get_object(c, buf_str(&key), NULL, collect, &src, &r);
+        e = s3_get_object(c, buf_str(&key), NULL, s3_write_to_buf, &src, &r);
     if (e) {
         snprintf(why, why_len, "fetching the original: %s", sl_err_str(e));
         *permanent = e == SL_ETOOBIG;
@@ -84,7 +75,7 @@ static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent,
                            .max_pixels = cfg.thumbs.max_pixels, .webp = cfg.thumbs.webp,
                            .quality = cfg.thumbs.quality, .reduced_decode = 1};
     struct thumb_info info;
-    e = thumb_make(src.b.data ? src.b.data : "", src.b.len, &o, &thumb, &tn, &info);
+    e = thumb_make(src.data ? src.data : "", src.len, &o, &thumb, &tn, &info);
     if (e) {
         snprintf(why, why_len, "%s image %ux%u: %s", img_type_name(info.type), info.src_w,
                  info.src_h, e == SL_ETOOBIG ? "too many pixels" : "cannot be decoded");
@@ -106,7 +97,7 @@ static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent,
     }
 out:
     free(thumb);
-    buf_free(&src.b);
+    buf_free(&src);
     buf_free(&key);
     s3_result_free(&r);
     return e;
