@@ -120,8 +120,7 @@ $(BUILD)/bench/thumb_decode: bench/thumb_decode.c $(THUMB_OBJ) $(CORE_LIB)
 	$(CC) $(ALLCFLAGS) -Ithumbs -o $@ $(filter %.c %.o %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
 
 bench: all $(BUILD)/bench/thumb_decode
-	$(BUILD)/bench/thumb_decode
-	BUILD=$(BUILD) bench/upload_thumbs.sh
+	BUILD=$(BUILD) bench/run
 
 run:
 	scripts/stack.sh start

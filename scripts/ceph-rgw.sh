@@ -14,6 +14,8 @@
 # Knobs (env): OSD_STORE=bluestore|memstore (memstore keeps every byte in RAM, never on disk;
 #   use it if the disk is nearly full), BLUESTORE_BYTES (sparse file size, default 10 GiB),
 #   MEMSTORE_BYTES (default 4 GiB), S3_ACCESS_KEY/S3_SECRET_KEY (default: random),
+#   RGW_GC_SECONDS (default 60: how soon deleted objects' space is reclaimed; the benchmarks,
+#   which push tens of GiB through, use 5),
 #   BUCKET (default test-bucket), S3_TIMING=1 (phase timings on stderr).
 set -Eeuo pipefail
 
@@ -127,9 +129,9 @@ rgw data = $D/rgw
 rgw dns name =
 rgw enable usage log = false
 rgw thread pool size = 64
-# reclaim deleted objects' space after ~1 min instead of 2 h
-rgw gc obj min wait = 60
-rgw gc processor period = 60
+# reclaim deleted objects' space after ~1 min instead of 2 h (RGW_GC_SECONDS)
+rgw gc obj min wait = ${RGW_GC_SECONDS:-60}
+rgw gc processor period = ${RGW_GC_SECONDS:-60}
 EOF
 
   # keys, monitor
@@ -196,9 +198,30 @@ EOF
   echo "ceph-rgw: radosgw ready on 127.0.0.1:$RGW_PORT in $(elapsed "$T0")s (workdir $D)" >&2
 }
 
+# restart_rgw WORKDIR: kill radosgw hard (SIGKILL, as a crash) and start it again on the same
+# port; for the fault tests. Returns when it answers again.
+restart_rgw() {
+  local D=$1 pid port i
+  pid=$(cat "$D/run/client.rgw.a.pid")
+  port=$(sed -n "s/^rgw frontends = beast endpoint=127.0.0.1:\([0-9]*\).*/\1/p" "$D/ceph.conf")
+  kill -9 "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || break
+    [ "$st" = Z ] && break
+    sleep 0.05
+  done
+  radosgw -c "$D/ceph.conf" -n client.rgw.a --keyring "$D/rgw/keyring"
+  for i in $(seq 1 240); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
 case "${1:-}" in
   install) install_pkgs ;;
+  restart-rgw) restart_rgw "${2:?usage: $0 restart-rgw WORKDIR}" ;;
   start)   install_pkgs; start_cluster "${2:-}" ;;
   stop)    stop_cluster "${2:?usage: $0 stop WORKDIR}" ;;
-  *) echo "usage: $0 install | start [WORKDIR] | stop WORKDIR" >&2; exit 2 ;;
+  *) echo "usage: $0 install | start [WORKDIR] | stop WORKDIR | restart-rgw WORKDIR" >&2; exit 2 ;;
 esac

@@ -89,11 +89,12 @@ stack_start_thumbd() {
     echo $! > "$d/thumbd.pid"
 }
 
-# stack_start_nginx DIR PORT: nginx with examples/nginx/sluice.conf
+# stack_start_nginx DIR PORT: nginx with examples/nginx/sluice.conf (NGINX_SED: one more sed
+# expression applied to it, e.g. for the benchmarks' request-buffering baseline)
 stack_start_nginx() {
     local d=$1 port=$2
     mkdir -p "$d/nginx/tmp" "$d/web"
-    sed -e "s#listen 127.0.0.1:8080;#listen 127.0.0.1:$port;#" \
+    sed -e "s#listen 127.0.0.1:8080;#listen 127.0.0.1:$port;#" -e "${NGINX_SED:-}" \
         -e "s#unix:/run/sluice/fcgi.sock#unix:$d/fcgi.sock#" \
         -e "s#root /usr/share/sluice/web;#root $d/web;#" \
         "$STACK_ROOT/examples/nginx/sluice.conf" > "$d/nginx/sluice.conf"
@@ -135,24 +136,42 @@ CONF
     wait_http "http://127.0.0.1:$port/healthz"
 }
 
-# stack_stop DIR: TERM every process with a pid file under DIR, KILL what is left after 10 s
-stack_stop() {
-    local d=$1 f pid i pids=()
-    for f in "$d"/workers.pid "$d"/thumbd.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
-        [ -f "$f" ] || continue
-        # (spawn-fcgi writes its pid file without a final newline)
-        while read -r pid || [ -n "$pid" ]; do
-            [ -n "$pid" ] && kill "$pid" 2>/dev/null && pids+=("$pid")
-        done < "$f"
-        rm -f "$f"
-    done
-    # spawn-fcgi -F N records one pid only: the other workers of this stack, by their config
-    for pid in $(pgrep -f "^$SLUICE_BUILD/sluice-fcgi -c $d/sluice.conf( |\$)" || true); do
-        kill "$pid" 2>/dev/null && pids+=("$pid")
-    done
-    for pid in "${pids[@]}"; do
+# stop_pids PID...: TERM them, KILL what is left after 10 s
+stop_pids() {
+    local pid i
+    for pid in "$@"; do kill "$pid" 2>/dev/null; done
+    for pid in "$@"; do
         for i in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
         alive "$pid" && kill -9 "$pid" 2>/dev/null
     done
     return 0
+}
+
+# stack_worker_pids DIR: the sluice-fcgi processes of this stack (spawn-fcgi -F N records one
+# pid only: the others are found by their config path)
+stack_worker_pids() {
+    local d=$1 pid
+    { [ -f "$d/workers.pid" ] && cat "$d/workers.pid" && echo
+      pgrep -f "^$SLUICE_BUILD/sluice-fcgi -c $d/sluice.conf( |\$)"; } 2>/dev/null | sort -u | grep .
+}
+
+# stack_stop_workers DIR: only the workers (the fault tests restart them)
+stack_stop_workers() {
+    stop_pids $(stack_worker_pids "$1")
+    rm -f "$1/workers.pid"
+}
+
+# stack_stop DIR: every process with a pid file under DIR, and the workers
+stack_stop() {
+    local d=$1 f pid pids=()
+    pids=($(stack_worker_pids "$d"))
+    for f in "$d"/workers.pid "$d"/thumbd.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
+        [ -f "$f" ] || continue
+        # (spawn-fcgi writes its pid file without a final newline)
+        while read -r pid || [ -n "$pid" ]; do
+            [ -n "$pid" ] && pids+=("$pid")
+        done < "$f"
+        rm -f "$f"
+    done
+    stop_pids "${pids[@]}"
 }

@@ -37,7 +37,7 @@ NGINX=http://127.0.0.1:$NP
 make_file "$W/f" $((17 * 1024 * 1024))
 WANT=$(sha "$W/f")
 upload() { curl -sS -H "Authorization: Bearer $SLUICE_TOKEN" -T "$W/f" "$NGINX/api/drops/f.bin"; }
-injected() { grep -c "failed" "$W/proxy.log" 2>/dev/null || echo 0; }
+injected() { grep -c "^faultproxy: status" "$W/proxy.log" 2>/dev/null || echo 0; }
 
 # UploadPart, CreateMultipartUpload, CompleteMultipartUpload, the record PUT
 for fault in "partNumber=2" "^POST .*[?]uploads" "^POST .*uploadId=" "^PUT [^?]*/meta/"; do
