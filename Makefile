@@ -105,6 +105,11 @@ build-fuzz/fuzz_image: fuzz/fuzz_image.c thumbs/thumb.c $(CORE_SRC) $(wildcard c
 	clang -std=c11 -D_GNU_SOURCE -Icore -Ithumbs $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
 	    -o $@ $< thumbs/thumb.c $(CORE_SRC) $(LDLIBS_GD) $(LDLIBS_CORE)
 
+build-fuzz/fuzz_request: fuzz/fuzz_request.c fcgi/http.c $(CORE_SRC) $(wildcard core/*.h) fcgi/http.h
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -Icore -Ifcgi $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< fcgi/http.c $(CORE_SRC) -lfcgi $(LDLIBS_CORE)
+
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
 	    echo "== $$t ($(FUZZ_SECONDS)s)"; \

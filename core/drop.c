@@ -292,3 +292,26 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
                  strlen(img) ? img : "none");
     return SL_OK;
 }
+
+int drop_query_get(const char *q, const char *name, struct buf *out)
+{
+    size_t nl = strlen(name);
+    buf_reset(out);
+    for (const char *p = q; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+            struct buf raw = BUF_INIT(8192);
+            enum sl_err e = SL_OK;
+            /* '+' is a space in form-encoded queries */
+            for (size_t i = nl + 1; i < len && !e; i++)
+                e = buf_putc(&raw, p[i] == '+' ? ' ' : p[i]);
+            if (!e)
+                e = drop_pct_decode(out, buf_str(&raw), raw.len);
+            buf_free(&raw);
+            return e == SL_OK;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}

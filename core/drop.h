@@ -87,5 +87,7 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
 enum sl_err drop_pct_encode(struct buf *out, const char *s);
 /* Percent-decode s[0..n) in place into out; SL_EBADREQ on a bad escape or a NUL byte. */
 enum sl_err drop_pct_decode(struct buf *out, const char *s, size_t n);
+/* The decoded value of name in a query string ('+' is a space); 0 if absent or malformed. */
+int drop_query_get(const char *q, const char *name, struct buf *out);
 
 #endif

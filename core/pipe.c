@@ -12,7 +12,7 @@ struct pipe {
     pthread_t thread;
     int started;
     char *upload_id;          /* set while a multipart upload exists */
-    int written;              /* the object exists at o.key */
+    int written;              /* the object may exist at o.key */
     struct s3_part *parts;
     size_t nparts;
     enum sl_err result;
@@ -73,11 +73,13 @@ static enum sl_err put_single(struct pipe *p, uint64_t len)
     struct src s = {p->q, len, 0};
     struct s3_body body = {.length = len, .read = src_read, .rewind = src_rewind, .ud = &s};
     struct s3_result r = {0};
+    /* from the first attempt on the object may exist: a PUT cut off after its last byte may
+     * still have been stored, so a rollback must delete it whatever we were told */
+    p->written = 1;
     enum sl_err e = s3_put_object(p->c, p->o.key, &body, p->o.put, &r);
     count(p, &r);
     s3_result_free(&r);
     if (!e) {
-        p->written = 1;
         p->st.bytes += len;
         queue_consume(p->q, (size_t)len);
     }
@@ -123,11 +125,11 @@ static enum sl_err put_part(struct pipe *p, uint64_t len)
 static enum sl_err complete(struct pipe *p)
 {
     struct s3_result r = {0};
+    p->written = 1;   /* (as in put_single: a Complete whose answer was lost may have worked) */
     enum sl_err e = s3_mpu_complete(p->c, p->o.key, p->upload_id, p->parts, p->nparts, &r);
     count(p, &r);
     s3_result_free(&r);
     if (!e) {
-        p->written = 1;
         free(p->upload_id);
         p->upload_id = NULL;
     }

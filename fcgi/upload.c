@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -29,6 +30,9 @@
 #include "sigv4.h"
 
 #define READ_CHUNK (64 * 1024)
+/* a rollback tries this many times (0.5 + 1 + 2 s between: each try is itself retried by the
+ * S3 client) before it leaves the rest to the janitor */
+#define ROLLBACK_ROUNDS 4
 #define FORM_OVERHEAD (1u << 20)   /* what a form may add around its file, at most */
 
 enum up_state {
@@ -237,11 +241,16 @@ static enum sl_err commit(struct upload *u)
     return e;
 }
 
-static void delete_key(struct upload *u, const struct buf *key)
+/* 1 if the key is gone (deleted now or never there) */
+static int delete_key(struct upload *u, const struct buf *key)
 {
     struct s3_result r = {0};
-    s3_delete_object(u->c, buf_str(key), &r);   /* best effort: the janitor has the rest */
+    enum sl_err e = s3_delete_object(u->c, buf_str(key), &r);
     s3_result_free(&r);
+    if (e && e != SL_ES3_NOTFOUND)
+        fprintf(stderr, "sluice-fcgi: upload %s: delete %s: %s\n", u->meta.id, buf_str(key),
+                sl_err_str(e));
+    return !e || e == SL_ES3_NOTFOUND;
 }
 
 /* The client hears first, then the undo runs: a rollback may have to wait for S3 (it may be
@@ -253,11 +262,26 @@ static void rollback(struct upload *u, enum sl_err why)
         http_reply_error(u->h, why, NULL, NULL);
         http_flush(u->h);
     }
-    if (u->record_attempted)
-        delete_key(u, &u->record);
-    if (u->pipe)
-        pipe_cleanup(u->pipe);
-    if (u->marker_written && !u->reserved)   /* a reservation stays: the client may retry */
+    /* the marker goes last, and only when all else is gone: it is how the janitor finds
+     * what a rollback could not remove (S3 down is often why we are rolling back) */
+    int clean = 0;
+    for (int round = 0; !clean && round < ROLLBACK_ROUNDS; round++) {
+        if (round) /* S3 may be back in a moment (a restart, a pause): the slot waits too */
+            usleep((useconds_t)(250000u << round));
+        clean = 1;
+        if (u->record_attempted)
+            clean &= delete_key(u, &u->record);
+        enum sl_err pe = u->pipe ? pipe_cleanup(u->pipe) : SL_OK;
+        if (pe) {
+            fprintf(stderr, "sluice-fcgi: upload %s: undoing its S3 upload: %s\n", u->meta.id,
+                    sl_err_str(pe));
+            clean = 0;
+        }
+    }
+    if (!clean)
+        fprintf(stderr, "sluice-fcgi: upload %s: rollback incomplete, its reservation stays "
+                "for the janitor\n", u->meta.id);
+    else if (u->marker_written && !u->reserved)   /* a reservation stays: the client may retry */
         delete_key(u, &u->marker);
     METRIC_ADD(u->app, rolled_back[why < SL_ERR_COUNT ? why : SL_EINTERNAL], 1);
     set_state(u, UP_ROLLED_BACK);

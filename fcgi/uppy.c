@@ -21,28 +21,6 @@
 #include "json.h"
 #include "sigv4.h"
 
-/* the decoded value of name in a query string; 0 if absent */
-static int query_get(const char *q, const char *name, struct buf *out)
-{
-    size_t nl = strlen(name);
-    buf_reset(out);
-    for (const char *p = q; p && *p;) {
-        const char *end = strchr(p, '&');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-            struct buf raw = BUF_INIT(8192);
-            /* '+' is a space in form-encoded queries */
-            for (size_t i = nl + 1; i < len; i++)
-                buf_putc(&raw, p[i] == '+' ? ' ' : p[i]);
-            enum sl_err e = drop_pct_decode(out, buf_str(&raw), raw.len);
-            buf_free(&raw);
-            return e == SL_OK;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return 0;
-}
-
 static void client_hash(const struct http *h, char out[65])
 {
     const char *a = http_header(h, "Authorization");
@@ -127,8 +105,8 @@ static void params(struct app *app, struct http *h, struct s3_client *c)
     struct drop_meta m;
     char token[DROP_TOKEN_LEN + 1];
     struct s3_post_form f = {0};
-    query_get(h->query, "filename", &name);
-    query_get(h->query, "type", &type);
+    drop_query_get(h->query, "filename", &name);
+    drop_query_get(h->query, "type", &type);
     enum sl_err e = reserve(app, h, c, name.len ? buf_str(&name) : "file", buf_str(&type), &m,
                             token);
     long ttl = app->cfg.upload.direct_expires;
@@ -306,7 +284,7 @@ static void multipart_op(struct app *app, struct http *h, struct s3_client *c, c
         goto out;
     }
     memcpy(upload_id, raw_id.data, raw_id.len + 1);
-    if (!query_get(h->query, "key", &key) || !our_key(app, h, c, buf_str(&key), id)) {
+    if (!drop_query_get(h->query, "key", &key) || !our_key(app, h, c, buf_str(&key), id)) {
         http_reply_error(h, SL_EFORBIDDEN, "not an upload this client started", NULL);
         goto out;
     }
@@ -325,7 +303,7 @@ static void multipart_op(struct app *app, struct http *h, struct s3_client *c, c
         else
             http_reply(h, 200, "application/json", NULL, "{}\n", 3);
     } else if (!strcmp(op, "batch") && !strcmp(h->method, "GET")) {
-        query_get(h->query, "partNumbers", &nums);
+        drop_query_get(h->query, "partNumbers", &nums);
         buf_puts(&j, "{\"presignedUrls\":{");
         int count = 0;
         for (char *p = nums.data; p && *p;) {

@@ -13,7 +13,7 @@ cleanup() {
     [ -n "$RGW_PID" ] && kill -CONT "$RGW_PID" 2>/dev/null
     stack_stop "$W"
     aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
+    [ -n "${KEEP_LOGS:-}" ] && cp -r "$W" "$KEEP_LOGS"; rm -rf "$W"
 }
 trap cleanup EXIT
 export SLUICE_PREFIX="it-rb-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$
@@ -90,8 +90,11 @@ if [ -n "$RGW_PID" ] && kill -0 "$RGW_PID" 2>/dev/null; then
     cpid=$!
     sleep 1.5   # the upload is under way (6 MiB in: the first part is in S3's hands)
     kill -STOP "$RGW_PID"
-    wait_for "S3 stopped: the client gets an answer" 40 bash -c "[ -s '$W/stall.out' ]"
+    # paused for 8 s: longer than the stall timeout (3 s), so the upload fails; the rollback
+    # keeps trying (S3 is why it is rolling back) and finishes once S3 is back
+    sleep 8
     kill -CONT "$RGW_PID"
+    wait_for "S3 stopped: the client gets an answer" 40 bash -c "[ -s '$W/stall.out' ]"
     wait "$cpid"
     out=$(cat "$W/stall.out")
     check "S3 stopped mid-upload: 504" 504 "${out%% *}"
