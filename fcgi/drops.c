@@ -12,9 +12,12 @@
 #include "drop.h"
 #include "json.h"
 
+/* pages: no inline script at all; the one script (/share.js, the owner's delete button) and
+ * the stylesheet come from this origin's static files; user files never render here */
 #define PAGE_HEADERS                                                                        \
-    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "              \
-    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"       \
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "    \
+    "img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "             \
+    "frame-ancestors 'none'\r\n"                                                            \
     "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
 
 enum sl_err app_base_url(const struct app *app, const struct http *h, struct buf *out)
@@ -82,7 +85,18 @@ void reply_drop(struct app *app, struct http *h, const struct drop_meta *m, cons
     buf_printf(&j, ",\"created_at\":\"%s\"}\n", created);
     buf_reset(&hdr);
     buf_printf(&hdr, "Location: %s/d/%s\r\n", b, m->id);
-    http_reply_json(h, 201, &j, buf_str(&hdr));
+    if (http_wants_json(h)) {
+        http_reply_json(h, 201, &j, buf_str(&hdr));
+    } else {
+        /* curl -T, ShareX and friends: the share link as plain text (and the delete token in a
+         * header, so nothing else lands in a shell pipeline) */
+        struct buf t = BUF_INIT(4096);
+        buf_printf(&t, "%s/d/%s\n", b, m->id);
+        if (token)
+            buf_printf(&hdr, "X-Delete-Token: %s\r\n", token);
+        http_reply(h, 201, "text/plain; charset=utf-8", buf_str(&hdr), t.data, t.len);
+        buf_free(&t);
+    }
     buf_free(&base);
     buf_free(&j);
     buf_free(&hdr);
@@ -118,16 +132,19 @@ static int uploading_page(struct app *app, struct http *h, struct s3_client *c, 
             buf_puts(&b, "}\n");
             http_reply_json(h, 200, &b, "Vary: Accept\r\n");
         } else {
-            buf_puts(&b, "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=3>"
-                         "<title>Uploading…</title><p>");
+            buf_puts(&b, "<!doctype html>\n<html lang=en><meta charset=utf-8>"
+                         "<meta name=viewport content=\"width=device-width,initial-scale=1\">"
+                         "<meta http-equiv=refresh content=3><title>Uploading…</title>\n"
+                         "<link rel=stylesheet href=\"/style.css\">\n<main class=share>"
+                         "<h1 class=name>");
             http_html_escape(&b, m.name);
-            buf_puts(&b, " is still uploading");
+            buf_puts(&b, "</h1>\n<p id=status role=status>Still uploading");
             if (here && total != UINT64_MAX && total > 0)
                 buf_printf(&b, ": %llu%% (%llu of %llu bytes)", (unsigned long long)(got * 100 / total),
                            (unsigned long long)got, (unsigned long long)total);
             else if (here)
                 buf_printf(&b, ": %llu bytes so far", (unsigned long long)got);
-            buf_puts(&b, ". This page refreshes by itself.\n");
+            buf_puts(&b, ". This page refreshes by itself.</p>\n</main>\n");
             http_reply(h, 200, "text/html; charset=utf-8", PAGE_HEADERS "Vary: Accept\r\n",
                        b.data, b.len);
         }
@@ -177,8 +194,12 @@ static int load_or_uploading(struct app *app, struct http *h, struct s3_client *
         if (json || e != SL_ENOTFOUND) {
             http_reply_error(h, e, NULL, NULL);
         } else {
-            static const char page[] = "<!doctype html><meta charset=utf-8><title>Not found"
-                                       "</title><p>This drop does not exist (or was deleted).\n";
+            static const char page[] =
+                "<!doctype html>\n<html lang=en><meta charset=utf-8><meta name=viewport "
+                "content=\"width=device-width,initial-scale=1\"><title>Not found</title>\n"
+                "<link rel=stylesheet href=\"/style.css\">\n<main class=share><h1>Not found</h1>"
+                "<p>This drop does not exist (or was deleted).</p>"
+                "<p><small><a href=\"/\">Share a file</a></small></p></main>\n";
             http_reply(h, 404, "text/html; charset=utf-8", PAGE_HEADERS, page, sizeof page - 1);
         }
         return 0;
@@ -232,30 +253,50 @@ void handle_share(struct app *app, struct http *h, struct s3_client *c, const ch
         http_reply_json(h, 200, &b, "Vary: Accept\r\n");
     } else {
         human_size(m.size, size);
+        int image = strcmp(m.image, "none") != 0;
+        struct buf thumb = BUF_INIT(4096);
+        buf_printf(&thumb, "%s/d/%s/thumbnail", buf_str(&base), m.id);
         buf_puts(&b, "<!doctype html>\n<html lang=en><meta charset=utf-8>"
                      "<meta name=viewport content=\"width=device-width,initial-scale=1\">"
                      "<title>");
         http_html_escape(&b, m.name);
-        buf_puts(&b, "</title>\n<meta property=\"og:title\" content=\"");
+        buf_puts(&b, "</title>\n<meta property=\"og:type\" content=\"website\">"
+                     "\n<meta property=\"og:title\" content=\"");
         http_html_escape(&b, m.name);
         buf_printf(&b, "\">\n<meta property=\"og:description\" content=\"%s, ", size);
         http_html_escape(&b, m.content_type);
-        buf_puts(&b, "\">\n<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;"
-                     "margin:3em auto;padding:0 1em}a.b{display:inline-block;padding:.6em 1.2em;"
-                     "background:#1a6;color:#fff;border-radius:6px;text-decoration:none}"
-                     "code{word-break:break-all}</style>\n<h1>");
+        buf_puts(&b, "\">\n<meta property=\"og:url\" content=\"");
+        http_html_escape(&b, buf_str(&base));
+        buf_printf(&b, "/d/%s\">\n", m.id);
+        if (image) {
+            buf_puts(&b, "<meta property=\"og:image\" content=\"");
+            http_html_escape(&b, buf_str(&thumb));
+            buf_puts(&b, "\">\n<meta name=\"twitter:card\" content=\"summary_large_image\">\n");
+        } else {
+            buf_puts(&b, "<meta name=\"twitter:card\" content=\"summary\">\n");
+        }
+        buf_puts(&b, "<link rel=stylesheet href=\"/style.css\">\n"
+                     "<script src=\"/share.js\" defer></script>\n"
+                     "<main class=share>\n<h1 class=name>");
         http_html_escape(&b, m.name);
-        buf_printf(&b, "</h1>\n<p>%s &middot; ", size);
+        buf_printf(&b, "</h1>\n<p class=facts><span>%s</span> &middot; <span>", size);
         http_html_escape(&b, m.content_type);
-        buf_printf(&b, " &middot; uploaded %s</p>\n", created);
-        if (strcmp(m.image, "none") != 0)
-            buf_printf(&b, "<p><img src=\"/d/%s/thumbnail\" alt=\"preview\" "
-                           "style=\"max-width:100%%;border-radius:6px\"></p>\n", m.id);
-        buf_puts(&b, "<p><a class=b href=\"");
+        char shown[40];
+        strftime(shown, sizeof shown, "%d %b %Y, %H:%M UTC", &tm);
+        buf_printf(&b, "</span> &middot; uploaded <time datetime=\"%s\">%s</time></p>\n", created,
+                   shown);
+        if (image)
+            buf_printf(&b, "<p><img class=thumb src=\"/d/%s/thumbnail\" alt=\"preview of the "
+                           "image\"></p>\n", m.id);
+        buf_puts(&b, "<p class=actions><a class=button id=download href=\"");
         http_html_escape(&b, buf_str(&link));
-        buf_puts(&b, "\">Download</a></p>\n");
+        buf_printf(&b, "\" download>Download</a> <button type=button id=delete hidden "
+                       "data-id=\"%s\">Delete</button></p>\n<p id=status role=status></p>\n",
+                   m.id);
         if (m.sha256[0])
             buf_printf(&b, "<p><small>SHA-256 <code>%s</code></small></p>\n", m.sha256);
+        buf_puts(&b, "<p><small><a href=\"/\">Share a file</a></small></p>\n</main>\n");
+        buf_free(&thumb);
         http_reply(h, 200, "text/html; charset=utf-8", PAGE_HEADERS "Vary: Accept\r\n", b.data,
                    b.len);
     }

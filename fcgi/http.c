@@ -50,6 +50,13 @@ const char *http_header(const struct http *h, const char *name)
     return FCGX_GetParam(cgi, h->fr->envp);
 }
 
+int http_wants_json(const struct http *h)
+{
+    const char *a = http_header(h, "Accept");
+    const char *j = a ? strstr(a, "application/json") : NULL, *t = a ? strstr(a, "text/html") : NULL;
+    return j && (!t || j < t);
+}
+
 int http_fd(const struct http *h)
 {
     return h->fr->ipcFd;

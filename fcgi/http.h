@@ -25,6 +25,8 @@ struct http {
 
 /* Fills h from fr (borrowed for the request's life). SL_EBADREQ if the path is too long. */
 enum sl_err http_init(struct http *h, struct FCGX_Request *fr);
+/* The client asked for JSON (Accept names application/json, and not text/html first). */
+int http_wants_json(const struct http *h);
 /* A CGI parameter ("CONTENT_LENGTH") or a request header by its HTTP name ("Content-Type",
  * "X-Delete-Token"). NULL if absent. Borrowed until the request ends. */
 const char *http_param(const struct http *h, const char *name);

@@ -105,6 +105,20 @@ static void route(struct http *h, struct s3_client *c)
         buf_free(&b);
         return;
     }
+    if (!strcmp(p, "/api/config")) {   /* what the upload page needs to choose a path */
+        if (!get)
+            return reply_method(h, "GET, HEAD");
+        const struct upload_config *uc = &app.cfg.upload;
+        struct buf b = BUF_INIT(4096);
+        buf_printf(&b, "{\"direct\":%s,\"anonymous\":%s,\"max_size\":%llu,\"part_size\":%llu,"
+                       "\"thumbnails\":%s}\n",
+                   uc->cors_origins && uc->cors_origins[0] ? "true" : "false",
+                   uc->anonymous ? "true" : "false", (unsigned long long)uc->max_size,
+                   (unsigned long long)uc->part_size, app.cfg.thumbs.enabled ? "true" : "false");
+        http_reply_json(h, 200, &b, NULL);
+        buf_free(&b);
+        return;
+    }
     if (!strcmp(p, "/api/drops") || !strcmp(p, "/api/drops/")) {
         if (!is(h, "POST"))
             return reply_method(h, "POST");

@@ -11,6 +11,8 @@ PKGS=(
     valgrind curl python3 python3-boto3 python3-botocore awscli clang chromium
     # the local stack: a real S3 server (Ceph RGW), front servers, the FastCGI spawner
     radosgw ceph-mon ceph-osd ceph-common nginx-light lighttpd spawn-fcgi
+    # benchmarks (make bench): the chart and the profile
+    gnuplot-nox linux-perf
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -90,13 +90,14 @@ stack_start_thumbd() {
 }
 
 # stack_start_nginx DIR PORT: nginx with examples/nginx/sluice.conf (NGINX_SED: one more sed
-# expression applied to it, e.g. for the benchmarks' request-buffering baseline)
+# expression applied to it, e.g. for the benchmarks' request-buffering baseline). The static
+# files (the upload page) come from web/ in the repository, or SLUICE_WEB.
 stack_start_nginx() {
     local d=$1 port=$2
     mkdir -p "$d/nginx/tmp" "$d/web"
     sed -e "s#listen 127.0.0.1:8080;#listen 127.0.0.1:$port;#" -e "${NGINX_SED:-}" \
         -e "s#unix:/run/sluice/fcgi.sock#unix:$d/fcgi.sock#" \
-        -e "s#root /usr/share/sluice/web;#root $d/web;#" \
+        -e "s#root /usr/share/sluice/web;#root ${SLUICE_WEB:-$STACK_ROOT/web};#" \
         "$STACK_ROOT/examples/nginx/sluice.conf" > "$d/nginx/sluice.conf"
     cat > "$d/nginx/nginx.conf" <<CONF
 user root;
@@ -105,6 +106,7 @@ pid $d/nginx/nginx.pid;
 error_log $d/nginx/error.log warn;
 events { worker_connections 256; }
 http {
+    include /etc/nginx/mime.types;
     access_log $d/nginx/access.log;
     client_body_temp_path $d/nginx/tmp/body;
     fastcgi_temp_path $d/nginx/tmp/fastcgi;
@@ -124,12 +126,16 @@ stack_start_lighttpd() {
     mkdir -p "$d/lighttpd/upload" "$d/web"
     sed -e "s#^server.port = 8081#server.port = $port#" \
         -e "s#/run/sluice/fcgi.sock#$d/fcgi.sock#g" \
-        -e "s#/usr/share/sluice/web#$d/web#" \
+        -e "s#/usr/share/sluice/web#${SLUICE_WEB:-$STACK_ROOT/web}#" \
         -e "s#/var/tmp/lighttpd-upload#$d/lighttpd/upload#" \
         "$STACK_ROOT/examples/lighttpd/sluice.conf" > "$d/lighttpd/sluice.conf"
     cat > "$d/lighttpd/lighttpd.conf" <<CONF
 server.pid-file = "$d/lighttpd/lighttpd.pid"
 server.errorlog = "$d/lighttpd/error.log"
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html; charset=utf-8", ".js" => "text/javascript",
+                    ".css" => "text/css", ".png" => "image/png", ".svg" => "image/svg+xml",
+                    ".sxcu" => "application/json" )
 include "$d/lighttpd/sluice.conf"
 CONF
     lighttpd -f "$d/lighttpd/lighttpd.conf" || return 1

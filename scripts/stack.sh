@@ -31,11 +31,6 @@ start() {
     stack_write_conf "$RUN"
     # the throwaway bucket gets the CORS and lifecycle rules browsers' direct uploads need
     "$SLUICE_BUILD/sluicectl" -c "$RUN/sluice.conf" setup-bucket --force >/dev/null
-    mkdir -p "$RUN/web"
-    [ -f "$RUN/web/index.html" ] || cat > "$RUN/web/index.html" <<'HTML'
-<!doctype html><meta charset=utf-8><title>sluice</title>
-<p>sluice is running. Upload with <code>curl -T FILE -H "Authorization: Bearer TOKEN" URL/api/drops/NAME</code>.
-HTML
     stack_start_workers "$RUN" 2
     stack_start_thumbd "$RUN"
     if ! stack_start_nginx "$RUN" "$port"; then

@@ -1,5 +1,8 @@
 # Shared helpers for the shell integration tests: TAP-like lines, a final "N passed, N failed".
 PASS=0 FAIL=0
+# every curl of the tests sends "Accept: application/json" (tests/integration/curlhome/.curlrc)
+export CURL_HOME
+CURL_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/curlhome
 ok()   { PASS=$((PASS + 1)); echo "ok $PASS - $1"; }
 bad()  { FAIL=$((FAIL + 1)); echo "not ok - $1${2:+: $2}"; }
 check() { # check DESC EXPECTED ACTUAL

@@ -29,7 +29,7 @@ p.add_argument("--timeout", type=float, default=120)
 a = p.parse_args()
 
 s = socket.create_connection(("127.0.0.1", a.port))
-hdr = "PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nConnection: close\r\n" % (
+hdr = "PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nAccept: application/json\r\nConnection: close\r\n" % (
     a.path, a.token)
 hdr += "Transfer-Encoding: chunked\r\n" if a.chunked else "Content-Length: %d\r\n" % a.total
 s.sendall((hdr + "\r\n").encode())

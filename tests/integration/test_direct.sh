@@ -122,7 +122,7 @@ python3 tests/integration/rawclient.py "$NP" "$up_path" "$SLUICE_TOKEN" 6291456 
 lpid=$!
 progress() { [ "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget received)" -gt 0 ] 2>/dev/null; }
 wait_for "while it streams: the share page shows the bytes received so far" 10 progress
-contains "and the HTML page says so in words" "still uploading: " "$(curl -sS "$B/d/$id")"
+contains "and the HTML page says so in words" "Still uploading: " "$(curl -q -sS "$B/d/$id")"
 wait "$lpid"
 check "the streamed upload into the reservation" 201 "$(cut -d' ' -f1 "$W/live.out")"
 check "then the share link shows the file" 6291456 "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget size)"

@@ -55,7 +55,7 @@ done
 json=$(python3 - "$NP" "$SLUICE_TOKEN" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(("PUT /api/drops/c0.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+s.sendall(("PUT /api/drops/c0.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: application/json\r\n"
            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n" % sys.argv[2]).encode())
 s.settimeout(20)
 data = b""
@@ -87,10 +87,10 @@ name_case "line%0D%0Abreak.txt" "linebreak.txt" "CR/LF"
 cd_hdr=$(curl -sS -D- -o /dev/null -L "$NGINX/d/$LAST_ID/download" | tr -d '\r' | grep -i '^content-disposition')
 check "CR/LF name: download header" "Content-Disposition: attachment; filename=\"linebreak.txt\"; filename*=UTF-8''linebreak.txt" "$cd_hdr"
 name_case "q%22uote%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.html" 'q"uote<img src=x onerror=alert(1)>.html' "quotes and markup"
-page=$(curl -sS "$NGINX/d/$LAST_ID")
+page=$(curl -q -sS "$NGINX/d/$LAST_ID")   # (-q: no .curlrc, so no Accept: JSON)
 contains "share page escapes the name" 'q&quot;uote&lt;img src=x onerror=alert(1)&gt;.html' "$page"
 case "$page" in *"<img src=x"*) bad "share page has no raw markup from the name" ;; *) ok "share page has no raw markup from the name" ;; esac
-hdrs=$(curl -sS -D- -o /dev/null "$NGINX/d/$LAST_ID" | tr -d '\r')
+hdrs=$(curl -q -sS -D- -o /dev/null "$NGINX/d/$LAST_ID" | tr -d '\r')
 contains "share page sends a CSP" "Content-Security-Policy: default-src 'none'" "$hdrs"
 contains "share page sends nosniff" "X-Content-Type-Options: nosniff" "$hdrs"
 code=$(curl -sS -o "$W/out" -w '%{http_code}' -H "$AUTH" -T "$W/f1" "$NGINX/api/drops/a%00b")
