@@ -28,7 +28,7 @@ THUMB_OBJ := $(BUILD)/thumbs/thumb.o
 THUMBD_BIN := $(BUILD)/sluice-thumbd
 LDLIBS_GD := -lgd -ljpeg -lexif
 
-.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format
+.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak
 all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
 
 $(BUILD)/%.o: %.c
@@ -78,6 +78,13 @@ unit: $(UNIT_BIN)
 
 integration: all
 	BUILD=$(BUILD) scripts/run-tests.sh integration
+
+# The randomized fault run for SOAK_MINUTES (default 10) instead of the CI-sized one; the seed
+# is printed, SEED=N replays a run.
+SOAK_MINUTES ?= 10
+soak: all
+	BUILD=$(BUILD) CHAOS_UPLOADS=1000000 CHAOS_MINUTES=$(SOAK_MINUTES) scripts/run-tests.sh only \
+	    tests/integration/test_chaos.sh $(if $(SEED),--seed $(SEED))
 
 # ASan + UBSan build of everything, then the unit and integration tests under it.
 # Reports from the worker processes (which run under spawn-fcgi, stderr elsewhere) go to

@@ -43,6 +43,7 @@ static const struct key keys[] = {
     {"upload", "slots", K_INT, O(upload.slots), 1, 100000},
     {"upload", "buffer_cap", K_SIZE, O(upload.buffer_cap), 64 << 10, 1LL << 30},
     {"upload", "part_size", K_SIZE, O(upload.part_size), S3_MIN_PART_SIZE, 5LL << 30},
+    {"upload", "parallel_parts", K_INT, O(upload.parallel_parts), 1, 4},
     {"upload", "idle_timeout", K_DURATION, O(upload.idle_timeout), 1, 3600},
     {"upload", "anonymous", K_BOOL, O(upload.anonymous), 0, 0},
     {"upload", "token", K_STRLIST, O(upload.tokens), 0, 0},
@@ -82,6 +83,7 @@ void config_defaults(struct sluice_config *c)
     c->upload.slots = 8;
     c->upload.buffer_cap = 16u << 20;
     c->upload.part_size = 8u << 20;
+    c->upload.parallel_parts = 2;
     c->upload.idle_timeout = 30;
     c->upload.download_expires = 300;
     c->upload.direct_expires = 900;

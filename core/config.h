@@ -27,6 +27,7 @@ struct upload_config {
     int slots;                  /* host-wide concurrent uploads */
     uint64_t buffer_cap;        /* per-upload queue capacity: the memory cap */
     uint64_t part_size;         /* multipart part size, >= 5 MiB, <= buffer_cap */
+    int parallel_parts;         /* parts on the wire at once (as many as buffer_cap holds) */
     long idle_timeout;          /* seconds without body bytes before rollback */
     int anonymous;              /* 1: no bearer token needed */
     char **tokens;              /* NULL-terminated; bearer tokens allowed to upload */

@@ -1,6 +1,7 @@
 #include "pipe.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +14,21 @@ struct pipe {
     int started;
     char *upload_id;          /* set while a multipart upload exists */
     int written;              /* the object may exist at o.key */
-    struct s3_part *parts;
-    size_t nparts;
     enum sl_err result;
     struct pipe_stats st;
+    /* multipart: up to nsend parts in flight, each sender with its own S3 connection */
+    int nsend;
+    struct s3_client *extra[PIPE_MAX_PARALLEL];   /* senders 1.. (sender 0 uses c) */
+    pthread_mutex_t assign;   /* one sender at a time takes the next part (may wait for bytes) */
+    pthread_mutex_t mu;       /* parts, consumed, err, st */
+    uint64_t next_off;        /* stream position of the next part to hand out */
+    int finished;             /* every part has been handed out */
+    struct s3_part *parts;    /* by number - 1; size 0 until acknowledged */
+    uint64_t *offs;           /* each part's stream position */
+    uint64_t *lens;
+    size_t nparts, cap_parts;
+    size_t consumed;          /* parts dropped from the queue (in order) */
+    enum sl_err err;          /* the first sender's failure */
 };
 
 uint64_t pipe_part_size(uint64_t size, uint64_t preferred)
@@ -29,9 +41,10 @@ uint64_t pipe_part_size(uint64_t size, uint64_t preferred)
     return ps;
 }
 
-/* one request's body: bytes [0, len) at the head of the queue */
+/* one request's body: the stream bytes [pos, pos + len) (still in the queue) */
 struct src {
     struct queue *q;
+    uint64_t pos;
     uint64_t len;
     uint64_t off;
 };
@@ -44,13 +57,13 @@ static enum sl_err src_read(void *ud, void *dst, size_t n, size_t *got)
         return SL_OK;
     if (n > s->len - s->off)
         n = (size_t)(s->len - s->off);
-    size_t avail;
-    enum sl_err e = queue_wait(s->q, (size_t)s->off + 1, &avail);
+    uint64_t tail;
+    enum sl_err e = queue_wait_until(s->q, s->pos + s->off + 1, &tail);
     if (e)
         return e;
-    if (avail <= s->off)
+    if (tail <= s->pos + s->off)
         return SL_EUNPROCESSABLE;   /* closed: the body ended before its announced size */
-    *got = queue_peek(s->q, (size_t)s->off, dst, n);
+    *got = queue_peek_at(s->q, s->pos + s->off, dst, n);
     s->off += *got;
     return SL_OK;
 }
@@ -58,19 +71,21 @@ static enum sl_err src_read(void *ud, void *dst, size_t n, size_t *got)
 static enum sl_err src_rewind(void *ud)
 {
     struct src *s = ud;
-    s->off = 0;   /* nothing was consumed: the same bytes are still at the head */
+    s->off = 0;   /* nothing was consumed: the same bytes are still in the queue */
     return SL_OK;
 }
 
 static void count(struct pipe *p, const struct s3_result *r)
 {
+    pthread_mutex_lock(&p->mu);
     p->st.requests += r->attempts;
     p->st.retries += r->attempts > 1 ? r->attempts - 1 : 0;
+    pthread_mutex_unlock(&p->mu);
 }
 
 static enum sl_err put_single(struct pipe *p, uint64_t len)
 {
-    struct src s = {p->q, len, 0};
+    struct src s = {p->q, 0, len, 0};
     struct s3_body body = {.length = len, .read = src_read, .rewind = src_rewind, .ud = &s};
     struct s3_result r = {0};
     /* from the first attempt on the object may exist: a PUT cut off after its last byte may
@@ -95,31 +110,145 @@ static enum sl_err create(struct pipe *p)
     return e;
 }
 
-static enum sl_err put_part(struct pipe *p, uint64_t len)
+/* the next part for a sender: its number, position and length; 0 when there is none left.
+ * With an unknown size a part's length is known only once it is full or the body ended. */
+static enum sl_err take_part(struct pipe *p, int *no, uint64_t *pos, uint64_t *len)
 {
-    if (p->nparts >= S3_MAX_PARTS)
-        return SL_ETOOBIG;
-    struct s3_part *np = realloc(p->parts, (p->nparts + 1) * sizeof *np);
-    if (!np)
-        return SL_ENOMEM;
-    p->parts = np;
-    struct src s = {p->q, len, 0};
-    struct s3_body body = {.length = len, .read = src_read, .rewind = src_rewind, .ud = &s};
-    struct s3_result r = {0};
-    int no = (int)p->nparts + 1;
-    enum sl_err e = s3_mpu_upload_part(p->c, p->o.key, p->upload_id, no, &body, &r);
-    count(p, &r);
-    if (!e) {
-        struct s3_part *pt = &p->parts[p->nparts++];
-        pt->number = no;
-        pt->size = len;
-        memcpy(pt->etag, r.etag, sizeof pt->etag);
-        p->st.bytes += len;
-        p->st.parts = no;
-        queue_consume(p->q, (size_t)len);
+    enum sl_err e = SL_OK;
+    *no = 0;
+    pthread_mutex_lock(&p->assign);
+    uint64_t at = p->next_off, n = 0, size = p->o.size, ps = p->part_size;
+    if (!p->finished) {
+        if (size != PIPE_SIZE_UNKNOWN) {
+            n = size - at < ps ? size - at : ps;
+        } else {
+            uint64_t tail;
+            e = queue_wait_until(p->q, at + ps, &tail);
+            n = e ? 0 : (tail - at < ps ? tail - at : ps);
+        }
+        if (n == 0)
+            p->finished = 1;
     }
-    s3_result_free(&r);
+    if (!e && n > 0) {
+        pthread_mutex_lock(&p->mu);
+        if (p->err) {
+            e = p->err;
+        } else if (p->nparts >= S3_MAX_PARTS) {
+            e = SL_ETOOBIG;
+        } else if (p->nparts == p->cap_parts) {
+            size_t c = p->cap_parts ? p->cap_parts * 2 : 16;
+            struct s3_part *np = realloc(p->parts, c * sizeof *np);
+            if (np)
+                p->parts = np;
+            uint64_t *no2 = np ? realloc(p->offs, c * sizeof *no2) : NULL;
+            if (no2)
+                p->offs = no2;
+            uint64_t *nl = no2 ? realloc(p->lens, c * sizeof *nl) : NULL;
+            if (nl) {
+                p->lens = nl;
+                p->cap_parts = c;
+            } else {
+                e = SL_ENOMEM;
+            }
+        }
+        if (!e) {
+            size_t i = p->nparts++;
+            memset(&p->parts[i], 0, sizeof p->parts[i]);
+            p->parts[i].number = (int)i + 1;
+            p->offs[i] = at;
+            p->lens[i] = n;
+            p->next_off = at + n;
+            *no = (int)i + 1;
+            *pos = at;
+            *len = n;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->assign);
     return e;
+}
+
+/* a part was acknowledged: drop from the queue every part that is done, in order */
+static void part_done(struct pipe *p, int no, const char *etag)
+{
+    pthread_mutex_lock(&p->mu);
+    struct s3_part *pt = &p->parts[no - 1];
+    snprintf(pt->etag, sizeof pt->etag, "%s", etag);
+    pt->size = p->lens[no - 1];
+    p->st.bytes += pt->size;
+    p->st.parts = (int)p->nparts;
+    while (p->consumed < p->nparts && p->parts[p->consumed].size > 0) {
+        queue_consume(p->q, (size_t)p->parts[p->consumed].size);
+        p->consumed++;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void fail(struct pipe *p, enum sl_err e)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->err)
+        p->err = e;
+    pthread_mutex_unlock(&p->mu);
+    queue_abort(p->q, e);   /* wakes the producer and the other senders */
+}
+
+struct sender {
+    struct pipe *p;
+    struct s3_client *c;
+    pthread_t t;
+};
+
+static void *send_parts(void *arg)
+{
+    struct sender *sd = arg;
+    struct pipe *p = sd->p;
+    for (;;) {
+        int no;
+        uint64_t pos, len;
+        enum sl_err e = take_part(p, &no, &pos, &len);
+        if (e) {
+            fail(p, e);
+            break;
+        }
+        if (!no)
+            break;
+        struct src s = {p->q, pos, len, 0};
+        struct s3_body body = {.length = len, .read = src_read, .rewind = src_rewind, .ud = &s};
+        struct s3_result r = {0};
+        e = s3_mpu_upload_part(sd->c, p->o.key, p->upload_id, no, &body, &r);
+        count(p, &r);
+        if (!e && !r.etag[0])
+            e = SL_ES3_REJECTED;   /* no ETag: the part cannot be named in the completion */
+        if (!e)
+            part_done(p, no, r.etag);
+        s3_result_free(&r);
+        if (e) {
+            fail(p, e);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* every part through nsend senders at once: while one waits for S3's answer to a part (the
+ * store writes it through before answering), the next one is already on the wire */
+static enum sl_err send_all(struct pipe *p)
+{
+    struct sender sd[PIPE_MAX_PARALLEL + 1];
+    int n = 0;
+    for (int i = 0; i < p->nsend; i++) {
+        sd[i] = (struct sender){p, i ? p->extra[i - 1] : p->c, 0};
+        if (i && pthread_create(&sd[i].t, NULL, send_parts, &sd[i]) != 0) {
+            fail(p, SL_ENOMEM);
+            break;
+        }
+        n = i + 1;
+    }
+    send_parts(&sd[0]);   /* sender 0 is this thread */
+    for (int i = 1; i < n; i++)
+        pthread_join(sd[i].t, NULL);
+    return p->err;
 }
 
 static enum sl_err complete(struct pipe *p)
@@ -136,45 +265,30 @@ static enum sl_err complete(struct pipe *p)
     return e;
 }
 
-/* wait for the producer to close: the body must end exactly here */
-static enum sl_err expect_end(struct pipe *p)
+/* wait for the producer to close: the body must end exactly at position end */
+static enum sl_err expect_end(struct pipe *p, uint64_t end)
 {
-    size_t avail;
-    enum sl_err e = queue_wait(p->q, 1, &avail);
-    if (!e && avail > 0)
+    uint64_t tail;
+    enum sl_err e = queue_wait_until(p->q, end + 1, &tail);
+    if (!e && tail > end)
         e = SL_EUNPROCESSABLE;   /* more bytes than announced */
     return e;
 }
 
 static enum sl_err run(struct pipe *p)
 {
-    uint64_t size = p->o.size, ps = p->part_size;
+    uint64_t size = p->o.size;
     enum sl_err e;
-    size_t avail;
-    if (size != PIPE_SIZE_UNKNOWN) {
-        if (size <= ps) {
-            if ((e = put_single(p, size)))
-                return e;
-            return expect_end(p);
-        }
-        /* created in pipe_start already, so S3 was reached before the body arrived */
-        for (uint64_t off = 0; off < size; off += ps)
-            if ((e = put_part(p, size - off < ps ? size - off : ps)))
-                return e;
-        if ((e = expect_end(p)))
+    if (size != PIPE_SIZE_UNKNOWN && size <= p->part_size) {
+        if ((e = put_single(p, size)))
             return e;
-        return complete(p);
+        return expect_end(p, size);
     }
-    /* unknown size: the multipart upload was created in pipe_start; a part's length is known
-     * only once it is full or the body ended, so each part waits for that */
-    for (;;) {
-        if ((e = queue_wait(p->q, (size_t)ps, &avail)))
-            return e;
-        if (avail == 0)
-            break;   /* closed and drained */
-        if ((e = put_part(p, avail < ps ? avail : ps)))
-            return e;
-    }
+    /* multipart (created in pipe_start already, so S3 was reached before the body arrived) */
+    if ((e = send_all(p)))
+        return e;
+    if (size != PIPE_SIZE_UNKNOWN && (e = expect_end(p, size)))
+        return e;
     if (p->nparts > 0)
         return complete(p);
     /* an empty body: S3 has no empty multipart upload, so drop it and write an empty object */
@@ -217,8 +331,21 @@ enum sl_err pipe_start(struct s3_client *c, struct queue *q, const struct pipe_o
     p->o = *o;
     p->part_size = ps;
     p->st.part_size = ps;
+    pthread_mutex_init(&p->assign, NULL);
+    pthread_mutex_init(&p->mu, NULL);
     enum sl_err e = SL_OK;
-    if (o->size == PIPE_SIZE_UNKNOWN || o->size > ps)
+    int mpu = o->size == PIPE_SIZE_UNKNOWN || o->size > ps;
+    /* parts in flight: as asked, as many as the queue holds, as many as there are parts */
+    p->nsend = o->parallel < 1 ? 1 : o->parallel > PIPE_MAX_PARALLEL ? PIPE_MAX_PARALLEL : o->parallel;
+    if ((uint64_t)p->nsend > qs.capacity / ps)
+        p->nsend = (int)(qs.capacity / ps);
+    if (o->size != PIPE_SIZE_UNKNOWN && (uint64_t)p->nsend > (o->size + ps - 1) / ps)
+        p->nsend = (int)((o->size + ps - 1) / ps);
+    if (!mpu || p->nsend < 1)
+        p->nsend = 1;
+    for (int i = 1; i < p->nsend && !e; i++)
+        e = s3_client_new(s3_client_config(c), &p->extra[i - 1]);
+    if (!e && mpu)
         e = create(p);   /* reach S3 now, not after the body: a refusal fails fast */
     if (!e && pthread_create(&p->thread, NULL, thread_main, p) != 0)
         e = SL_ENOMEM;
@@ -270,7 +397,13 @@ void pipe_free(struct pipe *p)
 {
     if (!p)
         return;
+    for (int i = 0; i < PIPE_MAX_PARALLEL; i++)
+        s3_client_free(p->extra[i]);
+    pthread_mutex_destroy(&p->assign);
+    pthread_mutex_destroy(&p->mu);
     free(p->upload_id);
     free(p->parts);
+    free(p->offs);
+    free(p->lens);
     free(p);
 }

@@ -1,6 +1,7 @@
 /* pipe: the S3 side of a live upload. A thread drains a queue into one S3 object while the
  * producer is still filling it: one streaming PUT when the size is known and at most one part,
- * multipart otherwise (part sizes within S3's 5 MiB .. 10,000 parts rules).
+ * multipart otherwise (part sizes within S3's 5 MiB .. 10,000 parts rules), with up to
+ * `parallel` parts on the wire at once.
  *
  * Each request's bytes stay in the queue (peeked, not consumed) until S3 acknowledges them,
  * so a transient S3 error on a part is retried from memory without failing the upload; the
@@ -26,7 +27,12 @@ struct pipe_opts {
     const struct s3_put_opts *put;  /* content type / metadata of the object written */
     uint64_t size;                  /* exact body size, or PIPE_SIZE_UNKNOWN */
     uint64_t part_size;             /* preferred part size; must fit in the queue */
+    int parallel;                   /* multipart: parts in flight at once (1..PIPE_MAX_PARALLEL),
+                                     * each on its own connection; capped by what the queue
+                                     * holds (capacity / part size). 0 or 1: one at a time */
 };
+
+#define PIPE_MAX_PARALLEL 4
 
 struct pipe_stats {
     uint64_t bytes;                 /* acknowledged by S3 */

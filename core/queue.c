@@ -84,7 +84,7 @@ enum sl_err queue_push(struct queue *q, const void *p, size_t n)
         q->st.bytes_in += k;
         if (q->used > q->st.high_water)
             q->st.high_water = q->used;
-        pthread_cond_signal(&q->can_pop);
+        pthread_cond_broadcast(&q->can_pop);   /* (several part senders may wait) */
     }
     pthread_mutex_unlock(&q->mu);
     return e;
@@ -111,10 +111,38 @@ enum sl_err queue_wait(struct queue *q, size_t want, size_t *avail)
     return e;
 }
 
+enum sl_err queue_wait_until(struct queue *q, uint64_t end, uint64_t *tail)
+{
+    pthread_mutex_lock(&q->mu);
+    while (!q->err && !q->closed && q->st.bytes_out + q->used < end)
+        pthread_cond_wait(&q->can_pop, &q->mu);
+    enum sl_err e = q->err;
+    *tail = q->st.bytes_out + q->used;
+    pthread_mutex_unlock(&q->mu);
+    return e;
+}
+
+static size_t peek_locked(struct queue *q, size_t off, void *dst, size_t n);
+
+size_t queue_peek_at(struct queue *q, uint64_t pos, void *dst, size_t n)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t copied = pos < q->st.bytes_out ? 0 : peek_locked(q, (size_t)(pos - q->st.bytes_out), dst, n);
+    pthread_mutex_unlock(&q->mu);
+    return copied;
+}
+
 size_t queue_peek(struct queue *q, size_t off, void *dst, size_t n)
 {
-    unsigned char *d = dst;
     pthread_mutex_lock(&q->mu);
+    size_t copied = peek_locked(q, off, dst, n);
+    pthread_mutex_unlock(&q->mu);
+    return copied;
+}
+
+static size_t peek_locked(struct queue *q, size_t off, void *dst, size_t n)
+{
+    unsigned char *d = dst;
     size_t copied = 0;
     if (off < q->used) {
         if (n > q->used - off)
@@ -125,8 +153,17 @@ size_t queue_peek(struct queue *q, size_t off, void *dst, size_t n)
         memcpy(d + first, q->ring, n - first);
         copied = n;
     }
-    pthread_mutex_unlock(&q->mu);
     return copied;
+}
+
+/* hands the whole pages of ring[from, from + n) back to the kernel: an idle or slow upload
+ * then holds only what is queued, not the whole capacity it once touched */
+static void release(struct queue *q, size_t from, size_t n)
+{
+    const size_t pg = 4096;
+    size_t a = (from + pg - 1) & ~(pg - 1), b = (from + n) & ~(pg - 1);
+    if (b > a)
+        madvise(q->ring + a, b - a, MADV_DONTNEED);
 }
 
 void queue_consume(struct queue *q, size_t n)
@@ -134,6 +171,12 @@ void queue_consume(struct queue *q, size_t n)
     pthread_mutex_lock(&q->mu);
     if (n > q->used)
         n = q->used;   /* a caller bug; never corrupt the ring for it */
+    if (n >= q->cap - q->head) {
+        release(q, q->head, q->cap - q->head);
+        release(q, 0, n - (q->cap - q->head));
+    } else {
+        release(q, q->head, n);
+    }
     q->head = (q->head + n) % q->cap;
     q->used -= n;
     q->st.bytes_out += n;

@@ -1,4 +1,4 @@
-/* queue: a bounded byte queue between one producer thread and one consumer thread.
+/* queue: a bounded byte queue between one producer thread and its consumers.
  *
  * The capacity is fixed at creation and is allocated once: it is the per-upload memory cap.
  * A full queue blocks the producer — that is the backpressure that reaches the client through
@@ -40,6 +40,12 @@ enum sl_err queue_wait(struct queue *q, size_t want, size_t *avail);
 /* Copies up to n bytes starting off bytes into the queue, without consuming; returns the
  * count copied (less than n only when fewer are queued). Never blocks. */
 size_t queue_peek(struct queue *q, size_t off, void *dst, size_t n);
+/* The same by stream position (bytes consumed before a byte + its index in the queue), for
+ * several readers of one queue (parts in flight at once): wait until the stream reaches end
+ * (or is closed), *tail = the position just past the last queued byte; peek from pos, which
+ * must not have been consumed yet (0 is returned if it was). */
+enum sl_err queue_wait_until(struct queue *q, uint64_t end, uint64_t *tail);
+size_t queue_peek_at(struct queue *q, uint64_t pos, void *dst, size_t n);
 /* Drops n queued bytes (n <= what is queued) and wakes the producer. */
 void queue_consume(struct queue *q, size_t n);
 /* wait(1) + peek + consume: *got == 0 means end of stream. */

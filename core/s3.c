@@ -100,6 +100,11 @@ void s3_client_free(struct s3_client *c)
     free(c);
 }
 
+const struct s3_config *s3_client_config(const struct s3_client *c)
+{
+    return c->cfg;
+}
+
 uint64_t s3_client_requests(const struct s3_client *c)
 {
     return c->requests;

@@ -115,6 +115,7 @@ void s3_global_cleanup(void);
 /* cfg is borrowed and must outlive the client. */
 enum sl_err s3_client_new(const struct s3_config *cfg, struct s3_client **out);
 void s3_client_free(struct s3_client *c);
+const struct s3_config *s3_client_config(const struct s3_client *c);
 uint64_t s3_client_requests(const struct s3_client *c);  /* HTTP requests sent so far */
 
 enum sl_err s3_put_object(struct s3_client *c, const char *key, const struct s3_body *body,

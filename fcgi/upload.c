@@ -150,7 +150,8 @@ static enum sl_err open_bytes(struct upload *u)
     u->put = (struct s3_put_opts){.content_type = u->meta.content_type, .meta = u->put_kv,
                                   .n_meta = n};
     struct pipe_opts po = {.key = buf_str(&u->bytes), .put = &u->put, .size = u->announced,
-                           .part_size = u->app->cfg.upload.part_size};
+                           .part_size = u->app->cfg.upload.part_size,
+                           .parallel = u->app->cfg.upload.parallel_parts};
     return pipe_start(u->c, u->q, &po, &u->pipe);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test runner behind `make test` / `make unit` / `make integration` / `make valgrind`.
-#   scripts/run-tests.sh unit|integration|all
+#   scripts/run-tests.sh unit|integration|all|only SCRIPT [ARGS]
 # Integration tests need a real S3 server: unless AWS_ENDPOINT_URL (or S3_ENDPOINT) is set,
 # a throwaway Ceph RGW is started here and stopped on exit, by its pid files.
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
@@ -84,11 +84,22 @@ integration() {
     done
 }
 
+# one integration script against a fresh S3 server, e.g. the soak:
+#   scripts/run-tests.sh only tests/integration/test_chaos.sh --minutes 10
+only() {
+    if ! start_s3; then
+        failed=$((failed + 1)); broken+=("S3 server"); return
+    fi
+    local t=$1; shift
+    run_one "$t" env BUILD="$BUILD" bash "$t" "$@"
+}
+
 case "$what" in
     unit) unit ;;
     integration) integration ;;
     all) unit; integration ;;
-    *) echo "usage: $0 unit|integration|all" >&2; exit 2 ;;
+    only) shift; only "$@" ;;
+    *) echo "usage: $0 unit|integration|all|only SCRIPT [ARGS]" >&2; exit 2 ;;
 esac
 
 # sanitizer reports written by processes whose stderr nobody reads (make asan sets log_path)

@@ -29,7 +29,7 @@ wait_http() {
 }
 
 # stack_write_conf DIR: sluice.conf for the S3 server in the environment (AWS_ENDPOINT_URL,
-# S3_BUCKET, credentials). Knobs: SLUICE_TOKEN SLUICE_SLOTS SLUICE_BUFFER_CAP SLUICE_PART_SIZE
+# S3_BUCKET, credentials). Knobs: SLUICE_TOKEN SLUICE_SLOTS SLUICE_BUFFER_CAP SLUICE_PART_SIZE SLUICE_PARALLEL
 # SLUICE_IDLE SLUICE_MAX_SIZE SLUICE_THREADS SLUICE_STALL SLUICE_PREFIX SLUICE_PUBLIC_URL
 stack_write_conf() {
     local d=$1
@@ -51,6 +51,7 @@ slots = ${SLUICE_SLOTS:-4}
 slot_dir = $d/slots
 buffer_cap = ${SLUICE_BUFFER_CAP:-16M}
 part_size = ${SLUICE_PART_SIZE:-8M}
+parallel_parts = ${SLUICE_PARALLEL:-2}
 idle_timeout = ${SLUICE_IDLE:-30s}
 max_size = ${SLUICE_MAX_SIZE:-5G}
 reserve_ttl = ${SLUICE_RESERVE_TTL:-1h}

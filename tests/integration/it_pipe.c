@@ -112,6 +112,8 @@ static void assert_nothing_left(void)
     s3_result_free(&r);
 }
 
+static int parallel;   /* parts in flight for run_pipe (0: the default, one) */
+
 struct run {
     enum sl_err result;
     struct pipe_stats st;
@@ -127,7 +129,7 @@ static void run_pipe(struct s3_client *c, const char *name, uint64_t total, uint
     snprintf(key, sizeof key, "%s%s", prefix, name);
     struct queue *q;
     assert_int_equal(queue_new(cap, &q), SL_OK);
-    struct pipe_opts o = {.key = key, .size = announced, .part_size = part};
+    struct pipe_opts o = {.key = key, .size = announced, .part_size = part, .parallel = parallel};
     struct pipe *p = NULL;
     memset(out, 0, sizeof *out);
     out->pr = (struct producer){.q = q, .total = total, .abort_at = abort_at};
@@ -209,6 +211,31 @@ static void test_memory_bounded(void **s)
     assert_int_equal(r.result, SL_OK);
     assert_true(r.qs.high_water <= 12 * MiB);
     assert_int_equal(r.qs.bytes_in, 64 * MiB);
+    assert_nothing_left();
+}
+
+/* parts on the wire at once (each sender its own connection): the same bytes, in order */
+static void test_parallel_parts(void **s)
+{
+    (void)s;
+    struct run r;
+    parallel = 3;
+    run_pipe(cl, "par-known", 21 * MiB + 5, 21 * MiB + 5, UINT64_MAX, 16 * MiB, 5 * MiB, &r);
+    assert_int_equal(r.result, SL_OK);
+    assert_int_equal(r.st.parts, 5);
+    assert_true(r.qs.high_water <= 16 * MiB);
+    run_pipe(cl, "par-unknown", 23 * MiB + 7, PIPE_SIZE_UNKNOWN, UINT64_MAX, 16 * MiB, 5 * MiB,
+             &r);
+    assert_int_equal(r.result, SL_OK);
+    assert_int_equal(r.st.parts, 5);
+    /* more senders than the queue holds parts: capped, still correct */
+    run_pipe(cl, "par-capped", 17 * MiB, 17 * MiB, UINT64_MAX, 11 * MiB, 5 * MiB, &r);
+    assert_int_equal(r.result, SL_OK);
+    assert_int_equal(r.st.parts, 4);
+    /* the client goes away mid-stream: every sender stops, nothing is left */
+    run_pipe(cl, "par-abort", 30 * MiB, 30 * MiB, 13 * MiB, 16 * MiB, 5 * MiB, &r);
+    assert_int_not_equal(r.result, SL_OK);
+    parallel = 0;
     assert_nothing_left();
 }
 
@@ -334,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_known_multipart),
         cmocka_unit_test(test_unknown_multipart_and_small),
         cmocka_unit_test(test_memory_bounded),
+        cmocka_unit_test(test_parallel_parts),
         cmocka_unit_test(test_client_abort_rolls_back),
         cmocka_unit_test(test_short_and_long_bodies),
         cmocka_unit_test(test_s3_refusal_fails_fast),

@@ -235,6 +235,40 @@ static void test_peek_is_repeatable_across_wrap(void **state)
     queue_free(q);
 }
 
+/* several consumers address bytes by stream position; consumed pages go back to the kernel */
+static void test_positions_and_release(void **state)
+{
+    (void)state;
+    const size_t cap = 16u << 20, n = 12u << 20;
+    struct queue *q;
+    assert_int_equal(queue_new(cap, &q), SL_OK);
+    unsigned char *buf = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = pattern(i);
+    size_t before = rss();
+    assert_int_equal(queue_push(q, buf, n), SL_OK);
+    size_t full = rss();
+    assert_true(full >= before + n - (1u << 20));
+    uint64_t tail;
+    assert_int_equal(queue_wait_until(q, 5u << 20, &tail), SL_OK);
+    assert_int_equal(tail, n);
+    unsigned char b[16];
+    assert_int_equal(queue_peek_at(q, 10u << 20, b, sizeof b), sizeof b);
+    assert_memory_equal(b, buf + (10u << 20), sizeof b);
+    queue_consume(q, 8u << 20);
+    assert_int_equal(queue_peek_at(q, 1000, b, sizeof b), 0);   /* consumed: gone */
+    assert_int_equal(queue_peek_at(q, 9u << 20, b, sizeof b), sizeof b);
+    assert_memory_equal(b, buf + (9u << 20), sizeof b);
+    size_t after = rss();
+    if (after + (7u << 20) > full)
+        fail_msg("consuming 8 MiB returned %zu bytes to the kernel", full - after);
+    queue_close(q);
+    assert_int_equal(queue_wait_until(q, n + 1, &tail), SL_OK);   /* closed: returns */
+    assert_int_equal(tail, n);
+    free(buf);
+    queue_free(q);
+}
+
 static void test_bad_capacity(void **state)
 {
     (void)state;
@@ -252,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_producer_abort_wakes_consumer),
         cmocka_unit_test(test_close_drains_then_eof),
         cmocka_unit_test(test_peek_is_repeatable_across_wrap),
+        cmocka_unit_test(test_positions_and_release),
         cmocka_unit_test(test_bad_capacity),
     };
     return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
