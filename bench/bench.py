@@ -296,9 +296,10 @@ def mm(xs, fmt="%.0f"):
 
 # ---- the measures -------------------------------------------------------------------------
 
-P = {k: int(E["B_" + k.upper()]) for k in ("sluice", "lighttpd", "naive", "relay", "slow", "slots")}
+P = {k: int(E["B_" + k.upper()]) for k in ("sluice", "seq", "lighttpd", "naive", "relay", "slow", "slots")}
 RGW_PID = read_pid(E["B_RGW_PID_FILE"])
-FLOWS = ["sluice-nginx", "sluice-lighttpd", "naive", "relay", "direct"]
+FLOWS = ["sluice-nginx", "sluice-lighttpd", "sluice-1part", "naive", "relay", "direct"]
+WORKERS = {"sluice-1part": "seq"}   # whose worker process a flow runs in (else "sluice")
 
 
 def one_upload(flow, path, size, i):
@@ -307,6 +308,8 @@ def one_upload(flow, path, size, i):
         return sluice_put(P["sluice"], path, size)
     if flow == "sluice-lighttpd":
         return sluice_put(P["lighttpd"], path, size)
+    if flow == "sluice-1part":
+        return sluice_put(P["seq"], path, size)
     if flow == "naive":
         return sluice_put(P["naive"], path, size)
     if flow == "relay":
@@ -319,6 +322,8 @@ def front_pids(flow):
         return nginx_workers("sluice")
     if flow == "sluice-lighttpd":
         return [read_pid("%s/sluice/lighttpd/lighttpd.pid" % T)]
+    if flow == "sluice-1part":
+        return nginx_workers("seq")
     if flow == "naive":
         return nginx_workers("naive")
     if flow == "relay":
@@ -327,7 +332,6 @@ def front_pids(flow):
 
 
 def measure_sizes(results):
-    wp = worker_pids("sluice")
     for size in SIZES:
         path = make_file("%s/f-%d" % (T, size), size)
         if size < GiB:
@@ -337,6 +341,7 @@ def measure_sizes(results):
         for i in range(RUNS[size]):
             for flow in FLOWS:  # interleaved, so drift hits every flow alike
                 fp = front_pids(flow)
+                wp = worker_pids(WORKERS.get(flow, "sluice"))
                 reset_peak(wp)
                 c0 = (cpu(wp), cpu(fp), cpu([RGW_PID] if RGW_PID else []))
                 tmp = temp_sampler()

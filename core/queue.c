@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 struct queue {
     pthread_mutex_t mu;
@@ -16,6 +17,7 @@ struct queue {
     int closed;
     enum sl_err err;
     struct queue_stats st;
+    struct timespec born;
 };
 
 enum sl_err queue_new(size_t capacity, struct queue **out)
@@ -38,6 +40,7 @@ enum sl_err queue_new(size_t capacity, struct queue **out)
     pthread_cond_init(&q->can_pop, NULL);
     q->cap = capacity;
     q->st.capacity = capacity;
+    clock_gettime(CLOCK_MONOTONIC, &q->born);
     *out = q;
     return SL_OK;
 }
@@ -156,8 +159,20 @@ static size_t peek_locked(struct queue *q, size_t off, void *dst, size_t n)
     return copied;
 }
 
-/* hands the whole pages of ring[from, from + n) back to the kernel: an idle or slow upload
- * then holds only what is queued, not the whole capacity it once touched */
+/* A slow upload (a phone on a weak link) hands the whole pages of what was consumed back to
+ * the kernel: many of them at once then hold only what is queued, not the whole capacity each
+ * once touched. A fast one does not: it would refill them within milliseconds, and the page
+ * faults cost ~0.4 CPU-s per GiB (measured: 1.69 vs 1.31 CPU-s/GiB for the worker). */
+#define RELEASE_BELOW (32.0 * 1024 * 1024)   /* bytes/s, averaged over the upload so far */
+
+static int slow(struct queue *q)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double s = (double)(t.tv_sec - q->born.tv_sec) + (double)(t.tv_nsec - q->born.tv_nsec) / 1e9;
+    return s > 0 && (double)q->st.bytes_out / s < RELEASE_BELOW;
+}
+
 static void release(struct queue *q, size_t from, size_t n)
 {
     const size_t pg = 4096;
@@ -171,11 +186,13 @@ void queue_consume(struct queue *q, size_t n)
     pthread_mutex_lock(&q->mu);
     if (n > q->used)
         n = q->used;   /* a caller bug; never corrupt the ring for it */
-    if (n >= q->cap - q->head) {
-        release(q, q->head, q->cap - q->head);
-        release(q, 0, n - (q->cap - q->head));
-    } else {
-        release(q, q->head, n);
+    if (n > 0 && slow(q)) {
+        if (n >= q->cap - q->head) {
+            release(q, q->head, q->cap - q->head);
+            release(q, 0, n - (q->cap - q->head));
+        } else {
+            release(q, q->head, n);
+        }
     }
     q->head = (q->head + n) % q->cap;
     q->used -= n;
