@@ -195,7 +195,42 @@ async function busy () {
   await ctx.close()
 }
 
+// a wrong token is said in plain words; a cancelled upload stops and leaves nothing
+async function refusals () {
+  const problems = []
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  const page = await newPage(ctx, problems)
+  await page.goto(base + '/')
+  await page.fill('#token', 'not-the-token')
+  await page.dispatchEvent('#token', 'change')
+  await page.selectOption('#path', 'stream')
+  await dropFiles(page, '', ['text'])
+  await page.waitForFunction(() => document.querySelector('#files li.error'), null, { timeout: 15000 }).catch(() => {})
+  const said = await page.textContent('#files .state')
+  ok(/token/i.test(said), 'a wrong token: said in plain words', said)
+  ok(await page.evaluate(() => document.activeElement && document.activeElement.id === 'token'), 'a wrong token: the token field gets the focus')
+  await page.fill('#token', token)
+  await page.dispatchEvent('#token', 'change')
+  const cdp = await ctx.newCDPSession(page)
+  await cdp.send('Network.emulateNetworkConditions',
+    { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2 * 1024 * 1024 })
+  await dropFiles(page, '', ['big'])
+  await page.waitForFunction(() => { const p = document.querySelector('#files li progress'); return p && p.value > 0.05 }, null, { timeout: 30000 }).catch(() => {})
+  await page.click('#files li:first-child .actions button:has-text("Cancel")')
+  const st = await page.textContent('#files li:first-child .state')
+  ok(/Cancelled/.test(st), 'cancel: the upload stops', st)
+  let free = false
+  for (let i = 0; i < 100 && !free; i++) {
+    free = /^sluice_slots_in_use 0$/m.test(await (await fetch(base + '/metrics')).text())
+    if (!free) await new Promise((r) => setTimeout(r, 100))
+  }
+  ok(free, 'cancel: the server rolled it back (slot free)')
+  ok(problems.length === 0, 'refusals: no page error', problems.join('; '))
+  await ctx.close()
+}
+
 try {
+  await refusals()
   await run('direct', { width: 1280, height: 800 }, 'desktop')
   await run('stream', { width: 390, height: 844 }, 'phone')
   await busy()
