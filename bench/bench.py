@@ -420,6 +420,17 @@ def report_sizes(res):
     return sel
 
 
+def run_threads(fns):
+    """runs each function in its own thread; the seconds until all have returned"""
+    ts = [threading.Thread(target=f) for f in fns]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.monotonic() - t0
+
+
 def concurrent(port, n, size, rate):
     """n uploads at once, each client capped at `rate`; returns statuses, sampled peaks"""
     path = make_file("%s/f-%d" % (T, size), size)
@@ -434,13 +445,7 @@ def concurrent(port, n, size, rate):
             codes.append(sluice_put(port, path, size, rate=rate)[0])
         except OSError as e:
             codes.append(str(e))
-    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    took = time.monotonic() - t0
+    took = run_threads([lambda i=i: one(i) for i in range(n)])
     res = dict(codes=codes, rss_idle=rss_idle, rss_max=samp_rss.stop(), hwm=peak(wp),
                temp=samp_tmp.stop(), took=took)
     clean()
@@ -569,13 +574,7 @@ def small_files(port, n, conc):
             with lock:
                 lat.append((time.monotonic() - t0) * 1000)
                 codes[code] = codes.get(code, 0) + 1
-    ts = [threading.Thread(target=worker) for _ in range(conc)]
-    t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    took = time.monotonic() - t0
+    took = run_threads([worker] * conc)
     clean()
     return n / took, lat, codes
 

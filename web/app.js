@@ -199,6 +199,7 @@
       const c = await api(this, 'POST', '/api/uploads/' + r.json.id + '/complete');
       if (c.status !== 201 || !c.json) throw new Failure(c, c.status === 503);
       c.json.delete_token = r.json.delete_token;
+      this.reservation = null;
       return c.json;
     }
 
@@ -310,6 +311,11 @@
       clearTimeout(this.timer);
       for (const x of this.xhrs) x.abort();
       this.abortMultipart();
+      const rv = this.reservation;   // a direct PUT's reservation: remove it now, not at its TTL
+      if (rv && rv.delete_token) {
+        this.reservation = null;
+        fetch('/api/drops/' + encodeURIComponent(rv.id), { method: 'DELETE', headers: { 'X-Delete-Token': rv.delete_token } }).catch(() => {});
+      }
       this.say('Cancelled.', 'error');
       this.cancelBtn.textContent = 'Remove';
       this.cancelBtn.onclick = () => this.li.remove();

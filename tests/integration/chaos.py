@@ -379,9 +379,10 @@ def main():
     idle_rss = {p: rss(p) for p in workers()}
     n, rnd, janitor_runs, left_for_janitor = 0, 0, 0, {"objects": 0, "multipart uploads": 0}
     kinds, weights = list(FAULTS), list(FAULTS.values())
+    first = R.sample(kinds, len(kinds))   # every kind once (in random order), then by weight
     while n < a.uploads and time.monotonic() < t_end:
         rnd += 1
-        kind = R.choices(kinds, weights)[0]
+        kind = first[rnd - 1] if rnd <= len(first) else R.choices(kinds, weights)[0]
         bump(faults, kind)
         mid = arm(kind, R)
         out, ts = [], []

@@ -46,3 +46,14 @@ form_fields() { python3 -c '
 import json,sys
 d=json.load(sys.stdin)
 for k,v in eval("d"+sys.argv[1]).items(): print("%s=%s" % (k, v))' "${1:-[\"fields\"]}"; }
+# browser_deps: node, npm and Debian's chromium are there and tests/browser's npm packages are
+# installed (from its package-lock.json); else a failed check and a non-zero return
+browser_deps() {
+    local tool
+    for tool in node npm /usr/bin/chromium; do
+        command -v "$tool" >/dev/null || { bad "browser test" "$tool is missing (scripts/install-deps.sh)"; return 1; }
+    done
+    ( cd "$(dirname "${BASH_SOURCE[0]}")/../browser" &&
+      { [ -d node_modules/playwright-core ] && [ -d node_modules/@uppy/aws-s3 ] ||
+        npm ci --no-audit --no-fund >/dev/null 2>&1; } ) || { bad "npm ci in tests/browser"; return 1; }
+}

@@ -14,12 +14,9 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-for tool in node npm /usr/bin/chromium; do
-    command -v "$tool" >/dev/null || { bad "browser test" "$tool is missing (scripts/install-deps.sh)"; finish; exit 1; }
-done
-( cd tests/browser && { [ -d node_modules/@uppy/aws-s3 ] || npm ci --no-audit --no-fund >/dev/null 2>&1; } &&
-  npx esbuild page.js --bundle --format=iife --outfile="$W/page.bundle.js" --log-level=warning ) ||
-    { bad "building the test page" "npm ci / esbuild failed"; finish; exit 1; }
+browser_deps || { finish; exit 1; }
+( cd tests/browser && npx esbuild page.js --bundle --format=iife --outfile="$W/page.bundle.js" --log-level=warning ) ||
+    { bad "building the test page" "esbuild failed"; finish; exit 1; }
 NP=$(free_port)
 export SLUICE_PREFIX="it-ub-$$-$(date +%s)/" SLUICE_ANONYMOUS=true SLUICE_CORS_ORIGIN=http://127.0.0.1:$NP
 stack_write_conf "$W"

@@ -18,11 +18,7 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-for tool in node npm /usr/bin/chromium; do
-    command -v "$tool" >/dev/null || { bad "browser test" "$tool is missing (scripts/install-deps.sh)"; finish; exit 1; }
-done
-( cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund >/dev/null 2>&1; } ) ||
-    { bad "npm ci in tests/browser"; finish; exit 1; }
+browser_deps || { finish; exit 1; }
 NP=$(free_port)
 export SLUICE_PREFIX="it-web-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_SLOTS=2 \
     SLUICE_PUBLIC_URL=http://127.0.0.1:$NP SLUICE_CORS_ORIGIN=http://127.0.0.1:$NP
