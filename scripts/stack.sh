@@ -52,7 +52,7 @@ export S3_BUCKET=$S3_BUCKET
 ENV
     cat <<MSG
 
-sluice is up:   $SLUICE_PUBLIC_URL
+sluice is up:   $SLUICE_PUBLIC_URL   (open it in a browser; paste the token under Settings)
 upload token:   $SLUICE_TOKEN
 try:            curl -T README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops/README.md
                 curl -F file=@README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops
