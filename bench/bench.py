@@ -394,15 +394,18 @@ def report_sizes(res):
     big = SIZES[-1]
     say("## 3. CPU seconds per GiB uploaded (%s uploads, medians)" % human(big))
     say()
-    say("worker: the sluice-fcgi process; front: the nginx/lighttpd worker process; S3: radosgw.")
+    say("worker: the sluice-fcgi process; front: the nginx/lighttpd worker process; S3: radosgw. "
+        "Ratio: worker + front against the naive flow's.")
     say()
     rows = []
+    per = lambda flow, k: med(sel(flow, big, k)) * GiB / big
+    path = lambda flow: per(flow, "worker_cpu") + per(flow, "front_cpu")
     for flow in FLOWS:
-        per = lambda k: med(sel(flow, big, k)) * GiB / big
-        rows.append([flow, "%.2f" % per("worker_cpu"), "%.2f" % per("front_cpu"), "%.2f" % per("s3_cpu")])
-    table(["flow", "worker s/GiB", "front server s/GiB", "S3 server s/GiB"], rows)
+        rows.append([flow, "%.2f" % per(flow, "worker_cpu"), "%.2f" % per(flow, "front_cpu"),
+                     "%.2f" % per(flow, "s3_cpu"), "%.2f" % (path(flow) / path("naive"))])
+    table(["flow", "worker s/GiB", "front server s/GiB", "S3 server s/GiB", "worker+front vs naive"], rows)
 
-    say("## 4a. Memory and temp disk for one upload")
+    say("## 4a. Memory and temp disk for one upload (the naive flow is the baseline column)")
     say()
     say("Peak RSS of the worker process during the upload (VmHWM, reset before each run), and the "
         "most bytes seen in temp files (the front servers' temp directories, and deleted files held open "
@@ -456,14 +459,19 @@ def report_concurrent():
     n, size, rate = (16, 8 * MiB, 2 * MiB) if QUICK else (64, 32 * MiB, 2 * MiB)
     say("## 4b. %d uploads of %s at once (each client at %s/s, so all overlap)" % (n, human(size), human(rate)))
     say()
+    say("Ratio: the worker's RSS growth over idle against the naive flow's.")
+    say()
+    res = [(name, concurrent(port, n, size, rate))
+           for name, port in (("naive", P["naive"]), ("sluice (nginx)", P["sluice"]))]
+    grow = lambda r: max(r["rss_max"] - r["rss_idle"], 1)
     rows = []
-    for name, port in (("sluice (nginx)", P["sluice"]), ("naive", P["naive"])):
-        r = concurrent(port, n, size, rate)
+    for name, r in res:
         ok = sum(1 for c in r["codes"] if c == 201)
         rows.append([name, "%d/%d" % (ok, n), "%.1f s" % r["took"], human(r["rss_idle"]),
-                     human(r["rss_max"]), human(r["hwm"]), human(r["temp"])])
+                     human(r["rss_max"]), human(r["hwm"]), human(r["temp"]),
+                     "%.2f" % (grow(r) / grow(res[0][1]))])
     table(["flow", "201s", "wall time", "worker RSS idle", "worker RSS max (sampled)",
-           "worker VmHWM", "temp disk max"], rows)
+           "worker VmHWM", "temp disk max", "RSS growth vs naive"], rows)
 
 
 def report_backpressure():

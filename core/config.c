@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <unistd.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -68,6 +70,16 @@ static const struct key keys[] = {
     {"thumbs", "workers", K_INT, O(thumbs.workers), 1, 64},
 };
 #undef O
+
+const char *config_path(const char *flag)
+{
+    if (flag)
+        return flag;
+    const char *env = getenv("SLUICE_CONFIG");
+    if (env && *env)
+        return env;
+    return access("/etc/sluice/sluice.conf", R_OK) == 0 ? "/etc/sluice/sluice.conf" : NULL;
+}
 
 void config_defaults(struct sluice_config *c)
 {

@@ -69,6 +69,9 @@ struct sluice_config {
     struct thumbs_config thumbs;
 };
 
+/* Which file to read: the -c flag, else $SLUICE_CONFIG, else /etc/sluice/sluice.conf if it is
+ * readable, else NULL (defaults and the environment only). */
+const char *config_path(const char *flag);
 void config_defaults(struct sluice_config *c);
 /* Reads path (NULL: no file, environment and defaults only), then the environment, then
  * validates. On error returns SL_ECONFIG with one line in *why ("file:line: ..."). */

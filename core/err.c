@@ -1,5 +1,7 @@
 #include "err.h"
 
+#include <stdio.h>
+
 #define C SL_CLASS_CLIENT
 #define R SL_CLASS_RETRYABLE
 #define I SL_CLASS_INTERNAL
@@ -71,4 +73,12 @@ const char *sl_http_reason(int status)
     case 504: return "Gateway Timeout";
     default: return "";
     }
+}
+
+int sl_log_to(const char *path)
+{
+    if (!freopen(path, "a", stderr))
+        return -1;
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    return 0;
 }

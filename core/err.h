@@ -62,4 +62,7 @@ static inline enum sl_err_class sl_err_class(enum sl_err e) { return sl_err_info
 /* The reason phrase for any HTTP status sluice sends ("Payload Too Large"); "" if unknown. */
 const char *sl_http_reason(int status);
 
+/* The daemons' -l LOGFILE: stderr appended to path, line-buffered. -1 (errno set) on failure. */
+int sl_log_to(const char *path);
+
 #endif

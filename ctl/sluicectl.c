@@ -365,7 +365,7 @@ static int cmd_janitor(struct sluice_config *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    const char *cfgpath = getenv("SLUICE_CONFIG");
+    const char *cfgpath = NULL;
     int i = 1;
     if (i + 1 < argc && !strcmp(argv[i], "-c")) {
         cfgpath = argv[i + 1];
@@ -375,8 +375,7 @@ int main(int argc, char **argv)
         fputs(usage, i >= argc ? stderr : stdout);
         return i >= argc ? 2 : 0;
     }
-    if (!cfgpath && access("/etc/sluice/sluice.conf", R_OK) == 0)
-        cfgpath = "/etc/sluice/sluice.conf";
+    cfgpath = config_path(cfgpath);
     const char *cmd = argv[i];
     if (strcmp(cmd, "presign") && strcmp(cmd, "post-policy") && strcmp(cmd, "check") &&
         strcmp(cmd, "janitor") && strcmp(cmd, "setup-bucket")) {

@@ -230,16 +230,15 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    const char *cfgpath = getenv("SLUICE_CONFIG"), *sock = NULL;
+    const char *cfgpath = NULL, *sock = NULL;
     int threads = 0, ch;
     while ((ch = getopt(argc, argv, "c:s:t:l:h")) != -1) {
         switch (ch) {
         case 'l':
-            if (!freopen(optarg, "a", stderr)) {
+            if (sl_log_to(optarg)) {
                 perror(optarg);
                 return 1;
             }
-            setvbuf(stderr, NULL, _IOLBF, 0);
             break;
         case 'c': cfgpath = optarg; break;
         case 's': sock = optarg; break;
@@ -248,8 +247,7 @@ int main(int argc, char **argv)
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (!cfgpath && access("/etc/sluice/sluice.conf", R_OK) == 0)
-        cfgpath = "/etc/sluice/sluice.conf";
+    cfgpath = config_path(cfgpath);
     config_defaults(&app.cfg);
     struct buf why = BUF_INIT(4096);
     if (threads > 0)

@@ -171,26 +171,24 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    const char *cfgpath = getenv("SLUICE_CONFIG"), *make_id = NULL;
+    const char *cfgpath = NULL, *make_id = NULL;
     int ch;
     while ((ch = getopt(argc, argv, "c:l:m:h")) != -1) {
         switch (ch) {
         case 'c': cfgpath = optarg; break;
         case 'm': make_id = optarg; break;
         case 'l':
-            if (!freopen(optarg, "a", stderr)) {
+            if (sl_log_to(optarg)) {
                 perror(optarg);
                 return 1;
             }
-            setvbuf(stderr, NULL, _IOLBF, 0);
             break;
         default:
             fprintf(stderr, "usage: sluice-thumbd [-c CONFIG] [-l LOGFILE] [-m DROP_ID]\n");
             return ch == 'h' ? 0 : 2;
         }
     }
-    if (!cfgpath && access("/etc/sluice/sluice.conf", R_OK) == 0)
-        cfgpath = "/etc/sluice/sluice.conf";
+    cfgpath = config_path(cfgpath);
     config_defaults(&cfg);
     struct buf why = BUF_INIT(4096);
     if (config_load(&cfg, cfgpath, &why)) {

@@ -57,3 +57,20 @@ browser_deps() {
       { [ -d node_modules/playwright-core ] && [ -d node_modules/@uppy/aws-s3 ] ||
         npm ci --no-audit --no-fund >/dev/null 2>&1; } ) || { bad "npm ci in tests/browser"; return 1; }
 }
+# test_stack TAG: a fresh folder W for this test's stack. On exit: the test's own before_exit
+# (if it defines one), then the stack's processes stopped by pid, its objects under
+# SLUICE_PREFIX removed from the bucket and the folder deleted (copied to KEEP_LOGS first if
+# that is set, for a post-mortem).
+test_stack() {
+    W=$(mktemp -d "/tmp/sluice-$1.XXXXXX")
+    trap test_stack_cleanup EXIT
+}
+test_stack_cleanup() {
+    if declare -F before_exit >/dev/null; then before_exit; fi
+    stack_stop "$W"
+    if [ -n "${SLUICE_PREFIX:-}" ]; then
+        aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
+    fi
+    if [ -n "${KEEP_LOGS:-}" ]; then cp -r "$W" "$KEEP_LOGS"; fi
+    rm -rf "$W"
+}

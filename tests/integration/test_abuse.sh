@@ -6,15 +6,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-abuse.XXXXXX)
+test_stack abuse
 PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
-}
-trap cleanup EXIT
+before_exit() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; }
 export SLUICE_PREFIX="it-abuse-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$-secret SLUICE_SLOTS=3 \
     SLUICE_THREADS=8 SLUICE_IDLE=3s SLUICE_MAX_SIZE=64M
 stack_write_conf "$W"
@@ -23,7 +17,6 @@ NP=$(free_port)
 stack_start_nginx "$W" "$NP" || exit 1
 B=http://127.0.0.1:$NP
 AUTH="Authorization: Bearer $SLUICE_TOKEN"
-RAW="python3 tests/integration/rawclient.py 127.0.0.1 $NP"
 say() { printf 'abuse: %-58s -> %s\n' "$1" "$2"; }
 count() { aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX$1" --query 'length(Contents || `[]`)' --output text; }
 put() { # NAME-IN-URL [curl args]: status and the JSON error code, e.g. "400 bad_request"

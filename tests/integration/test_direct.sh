@@ -5,13 +5,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-di.XXXXXX)
-cleanup() {
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
-}
-trap cleanup EXIT
+test_stack di
 export SLUICE_PREFIX="it-di-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_RESERVE_TTL=2s
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1

@@ -8,16 +8,13 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-mem.XXXXXX)
+test_stack mem
 RGW_PID=$(cat "${S3_WORKDIR:-/nonexistent}/run/client.rgw.a.pid" 2>/dev/null || true)
-cleanup() {
+before_exit() {
     [ -n "$RGW_PID" ] && kill -CONT "$RGW_PID" 2>/dev/null
     [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
+    return 0
 }
-trap cleanup EXIT
 export SLUICE_PREFIX="it-mem-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$
 export SLUICE_BUFFER_CAP=16M SLUICE_PART_SIZE=8M SLUICE_THREADS=4 SLUICE_SLOTS=2
 CAP_KB=$((16 * 1024))

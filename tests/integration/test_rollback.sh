@@ -7,15 +7,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-rb.XXXXXX)
+test_stack rb
 RGW_PID=$(cat "${S3_WORKDIR:-/nonexistent}/run/client.rgw.a.pid" 2>/dev/null || true)
-cleanup() {
-    [ -n "$RGW_PID" ] && kill -CONT "$RGW_PID" 2>/dev/null
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    [ -n "${KEEP_LOGS:-}" ] && cp -r "$W" "$KEEP_LOGS"; rm -rf "$W"
-}
-trap cleanup EXIT
+before_exit() { [ -n "$RGW_PID" ] && kill -CONT "$RGW_PID" 2>/dev/null; return 0; }
 export SLUICE_PREFIX="it-rb-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$
 export SLUICE_SLOTS=2 SLUICE_IDLE=2s SLUICE_STALL=3s SLUICE_RETRIES=1 SLUICE_MAX_SIZE=20M
 export SLUICE_BUFFER_CAP=12M SLUICE_PART_SIZE=5M SLUICE_THREADS=8 SLUICE_DRAIN=3s

@@ -7,16 +7,10 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-flt.XXXXXX)
+test_stack flt
 PROXY_PID=
 stop_proxy() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=; }
-cleanup() {
-    stop_proxy
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
-}
-trap cleanup EXIT
+before_exit() { stop_proxy; }
 UP_PORT=${AWS_ENDPOINT_URL##*:}
 PX=$(free_port)
 start_proxy() { # faultproxy args...

@@ -7,8 +7,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-up.XXXXXX)
-trap 'stack_stop "$W"; rm -rf "$W"' EXIT
+test_stack up
 export SLUICE_PREFIX="it-up-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1

@@ -7,13 +7,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-ub.XXXXXX)
-cleanup() {
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
-}
-trap cleanup EXIT
+test_stack ub
 browser_deps || { finish; exit 1; }
 ( cd tests/browser && npx esbuild page.js --bundle --format=iife --outfile="$W/page.bundle.js" --log-level=warning ) ||
     { bad "building the test page" "esbuild failed"; finish; exit 1; }

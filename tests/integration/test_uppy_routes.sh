@@ -6,13 +6,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-uppy.XXXXXX)
-cleanup() {
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
-}
-trap cleanup EXIT
+test_stack uppy
 export SLUICE_PREFIX="it-uppy-$$-$(date +%s)/" SLUICE_TOKEN="alice-$$, bob-$$" SLUICE_RESERVE_TTL=2s
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1

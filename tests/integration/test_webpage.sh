@@ -10,14 +10,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
-W=$(mktemp -d /tmp/sluice-web.XXXXXX)
+test_stack web
 SHOTS=${SHOTS:-$SLUICE_BUILD/screenshots}
-cleanup() {
-    stack_stop "$W"
-    aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
-    rm -rf "$W"
-}
-trap cleanup EXIT
 browser_deps || { finish; exit 1; }
 NP=$(free_port)
 export SLUICE_PREFIX="it-web-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_SLOTS=2 \
