@@ -111,8 +111,7 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
         goto out;
     if (spool && strcmp(m->image, "none") != 0)
         spool_submit(spool, m->id);
-    drop_key(&key, prefix, "reserved", id);
-    s3_delete_object(c, buf_str(&key), &r);
+    drop_unreserve(c, prefix, id);
 out:
     s3_result_free(&r);
     buf_free(&key);
@@ -121,3 +120,15 @@ out:
     return e;
 }
 
+
+enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id)
+{
+    struct buf key = BUF_INIT(4096);
+    struct s3_result r = {0};
+    enum sl_err e = drop_key(&key, prefix, "reserved", id);
+    if (!e)
+        e = s3_delete_object(c, buf_str(&key), &r);
+    s3_result_free(&r);
+    buf_free(&key);
+    return e == SL_ES3_NOTFOUND ? SL_OK : e;
+}

@@ -83,6 +83,9 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
                                const char *id, const char *want_sha256, struct drop_meta *m,
                                char *msg, size_t msglen);
 
+/* Removes the reservation marker of id (gone already counts as done). */
+enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id);
+
 /* Percent-encode s for a URL path segment or an ASCII header value. */
 enum sl_err drop_pct_encode(struct buf *out, const char *s);
 /* Percent-decode s[0..n) in place into out; SL_EBADREQ on a bad escape or a NUL byte. */

@@ -108,9 +108,12 @@ void handle_direct_create(struct app *app, struct http *h, struct s3_client *c)
     if (!e)
         e = s3_put_object(c, buf_str(&key), &empty, &po, &sr);
     s3_result_free(&sr);
+    int reserved = !e;
     if (!e)
         e = drop_key(&key, app->cfg.s3.prefix, "drops", m.id);
     if (e) {
+        if (reserved)
+            drop_unreserve(c, app->cfg.s3.prefix, m.id);
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }
@@ -151,10 +154,12 @@ void handle_direct_create(struct app *app, struct http *h, struct s3_client *c)
             buf_puts(&j, "}}}\n");
         }
     }
-    if (e)
+    if (e) {
+        drop_unreserve(c, app->cfg.s3.prefix, m.id);   /* nothing can use it */
         http_reply_error(h, e, NULL, NULL);
-    else
+    } else {
         http_reply_json(h, 201, &j, NULL);
+    }
 out:
     s3_post_form_free(&form);
     buf_free(&body);

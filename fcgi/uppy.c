@@ -109,6 +109,7 @@ static void params(struct app *app, struct http *h, struct s3_client *c)
     drop_query_get(h->query, "type", &type);
     enum sl_err e = reserve(app, h, c, name.len ? buf_str(&name) : "file", buf_str(&type), &m,
                             token);
+    int reserved = !e;
     long ttl = app->cfg.upload.direct_expires;
     if (!e)
         e = drop_key(&key, app->cfg.s3.prefix, "drops", m.id);
@@ -118,6 +119,8 @@ static void params(struct app *app, struct http *h, struct s3_client *c)
     if (!e)
         e = s3_post_policy(&app->cfg.s3, &po, time(NULL), &f);
     if (e) {
+        if (reserved)
+            drop_unreserve(c, app->cfg.s3.prefix, m.id);
         http_reply_error(h, e, NULL, NULL);
     } else {
         buf_puts(&j, "{\"method\":\"POST\",\"url\":");
@@ -213,8 +216,8 @@ static void create(struct app *app, struct http *h, struct s3_client *c)
     int reserved = !e;
     if (!e)
         e = s3_mpu_create(c, buf_str(&key), &po, &upload_id, &r);
-    if (e && reserved && !drop_key(&key, app->cfg.s3.prefix, "reserved", m.id))
-        s3_delete_object(c, buf_str(&key), &r);   /* undo the reservation: nothing started */
+    if (e && reserved)
+        drop_unreserve(c, app->cfg.s3.prefix, m.id);   /* undo the reservation: nothing started */
     s3_result_free(&r);
     if (e) {
         http_reply_error(h, e, NULL, NULL);
