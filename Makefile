@@ -7,7 +7,7 @@ CFLAGS  ?= -O2 -g
 SAN     ?=
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Icore -MMD -MP $(CPPFLAGS)
+CPPFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Icore -Idrop -MMD -MP $(CPPFLAGS)
 ALLCFLAGS := $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(SAN) -pthread
 LDLIBS_CORE := -lcurl -lcrypto -pthread
 LDALL := $(LDFLAGS) $(SAN)
@@ -15,6 +15,10 @@ LDALL := $(LDFLAGS) $(SAN)
 CORE_SRC := $(wildcard core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libsluice-core.a
+# drop/: the drop domain (ids, records, commit, janitor) over core/; core/ never includes it
+DROP_SRC := $(wildcard drop/*.c)
+DROP_OBJ := $(DROP_SRC:%.c=$(BUILD)/%.o)
+DROP_LIB := $(BUILD)/libsluice-drop.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -39,32 +43,36 @@ $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(CTL_BIN): $(BUILD)/ctl/sluicectl.o $(CORE_LIB)
+$(DROP_LIB): $(DROP_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CTL_BIN): $(BUILD)/ctl/sluicectl.o $(DROP_LIB) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_CORE)
 
-$(FCGI_BIN): $(FCGI_SRC:%.c=$(BUILD)/%.o) $(CORE_LIB)
+$(FCGI_BIN): $(FCGI_SRC:%.c=$(BUILD)/%.o) $(DROP_LIB) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) -lfcgi $(LDLIBS_CORE)
 
-$(THUMBD_BIN): $(BUILD)/thumbs/thumbd.o $(THUMB_OBJ) $(CORE_LIB)
+$(THUMBD_BIN): $(BUILD)/thumbs/thumbd.o $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_GD) $(LDLIBS_CORE)
 
 # the thumbnail tests need GD (they make their own images with it)
-$(BUILD)/tests/test_thumb: tests/unit/test_thumb.c $(THUMB_OBJ) $(CORE_LIB)
+$(BUILD)/tests/test_thumb: tests/unit/test_thumb.c $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Ithumbs -DSLUICE_TESTING -o $@ $(filter %.c %.o %.a,$^) \
 	    $(LDALL) -lcmocka $(LDLIBS_GD) $(LDLIBS_CORE)
 
-$(BUILD)/tests/mkimage: tests/tools/mkimage.c $(CORE_LIB)
+$(BUILD)/tests/mkimage: tests/tools/mkimage.c $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
 
 # unit tests see static internals through TESTABLE (core/testable.h)
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -DSLUICE_TESTING -DTEST_DATA_DIR='"$(CURDIR)/tests/data"' -o $@ $(filter %.c %.a,$^) \
 	    $(LDALL) -lcmocka $(LDLIBS_CORE)
 
-$(BUILD)/tests/it_%: tests/integration/it_%.c $(CORE_LIB)
+$(BUILD)/tests/it_%: tests/integration/it_%.c $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.a,$^) $(LDALL) -lcmocka $(LDLIBS_CORE)
 
@@ -103,19 +111,19 @@ valgrind: $(UNIT_BIN)
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(wildcard core/*.h)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -Icore $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
-	    -o $@ $< $(CORE_SRC) $(LDLIBS_CORE)
-build-fuzz/fuzz_image: fuzz/fuzz_image.c thumbs/thumb.c $(CORE_SRC) $(wildcard core/*.h)
+	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< $(DROP_SRC) $(CORE_SRC) $(LDLIBS_CORE)
+build-fuzz/fuzz_image: fuzz/fuzz_image.c thumbs/thumb.c $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -Icore -Ithumbs $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
-	    -o $@ $< thumbs/thumb.c $(CORE_SRC) $(LDLIBS_GD) $(LDLIBS_CORE)
+	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ithumbs $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< thumbs/thumb.c $(DROP_SRC) $(CORE_SRC) $(LDLIBS_GD) $(LDLIBS_CORE)
 
-build-fuzz/fuzz_request: fuzz/fuzz_request.c fcgi/http.c $(CORE_SRC) $(wildcard core/*.h) fcgi/http.h
+build-fuzz/fuzz_request: fuzz/fuzz_request.c fcgi/http.c $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h) fcgi/http.h
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -Icore -Ifcgi $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
-	    -o $@ $< fcgi/http.c $(CORE_SRC) -lfcgi $(LDLIBS_CORE)
+	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ifcgi $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< fcgi/http.c $(DROP_SRC) $(CORE_SRC) -lfcgi $(LDLIBS_CORE)
 
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
@@ -127,7 +135,7 @@ fuzz: $(FUZZ_TARGETS)
 
 # Benchmarks (bench/): programs that print tables of ratios against a baseline measured in
 # the same run. Not tests, not run by `make test`.
-$(BUILD)/bench/thumb_decode: bench/thumb_decode.c $(THUMB_OBJ) $(CORE_LIB)
+$(BUILD)/bench/thumb_decode: bench/thumb_decode.c $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Ithumbs -o $@ $(filter %.c %.o %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
 
@@ -141,7 +149,7 @@ stop:
 	scripts/stack.sh stop
 
 format:
-	clang-format -i core/*.[ch] fcgi/*.[ch] thumbs/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
+	clang-format -i core/*.[ch] drop/*.[ch] fcgi/*.[ch] thumbs/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz
