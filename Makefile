@@ -26,7 +26,7 @@ IT_SRC   := $(wildcard tests/integration/it_*.c)
 IT_BIN   := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
 CTL_BIN  := $(BUILD)/sluicectl
-FCGI_SRC := $(wildcard fcgi/*.c)
+FCGI_SRC := $(wildcard fcgi/*.c fcgi/handler/*.c)
 FCGI_BIN := $(BUILD)/sluice-fcgi
 THUMB_OBJ := $(BUILD)/thumbs/thumb.o
 THUMBD_BIN := $(BUILD)/sluice-thumbd
@@ -51,7 +51,21 @@ $(CTL_BIN): $(BUILD)/ctl/sluicectl.o $(DROP_LIB) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_CORE)
 
 $(FCGI_BIN): $(FCGI_SRC:%.c=$(BUILD)/%.o) $(DROP_LIB) $(CORE_LIB)
-	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) -lfcgi $(LDLIBS_CORE)
+	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) -lfcgi -ljansson $(LDLIBS_CORE)
+
+# fcgi/ sees its own layers and, in handler/, the handler declarations
+$(BUILD)/fcgi/%.o: fcgi/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Ifcgi -Ifcgi/handler -c $< -o $@
+
+# the router's table against stub handlers, and the request-body parsers
+$(BUILD)/tests/test_router: tests/unit/test_router.c fcgi/router.c fcgi/http.c tests/tools/stub_handlers.c $(DROP_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Ifcgi -Ifcgi/handler -o $@ $(filter %.c %.a,$^) \
+	    $(LDALL) -lcmocka -lfcgi -ljansson $(LDLIBS_CORE)
+$(BUILD)/tests/test_body: tests/unit/test_body.c fcgi/body.c $(DROP_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Ifcgi -o $@ $(filter %.c %.a,$^) $(LDALL) -lcmocka -ljansson $(LDLIBS_CORE)
 
 $(THUMBD_BIN): $(BUILD)/thumbs/thumbd.o $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_GD) $(LDLIBS_CORE)
@@ -120,10 +134,16 @@ build-fuzz/fuzz_image: fuzz/fuzz_image.c thumbs/thumb.c $(DROP_SRC) $(CORE_SRC) 
 	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ithumbs $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
 	    -o $@ $< thumbs/thumb.c $(DROP_SRC) $(CORE_SRC) $(LDLIBS_GD) $(LDLIBS_CORE)
 
-build-fuzz/fuzz_request: fuzz/fuzz_request.c fcgi/http.c $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h) fcgi/http.h
+build-fuzz/fuzz_json: fuzz/fuzz_json.c fcgi/body.c $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h) fcgi/body.h
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ifcgi $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
-	    -o $@ $< fcgi/http.c $(DROP_SRC) $(CORE_SRC) -lfcgi $(LDLIBS_CORE)
+	    -o $@ $< fcgi/body.c $(DROP_SRC) $(CORE_SRC) -ljansson $(LDLIBS_CORE)
+
+FUZZ_REQ_SRC := fcgi/http.c fcgi/router.c tests/tools/stub_handlers.c
+build-fuzz/fuzz_request: fuzz/fuzz_request.c $(FUZZ_REQ_SRC) $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h fcgi/*.h)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ifcgi -Ifcgi/handler $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< $(FUZZ_REQ_SRC) $(DROP_SRC) $(CORE_SRC) -lfcgi -ljansson $(LDLIBS_CORE)
 
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \

@@ -61,6 +61,7 @@ struct s3_result {
     size_t n_meta;
 };
 
+#define S3_RESULT_INIT {0}   /* a struct s3_result ready for its first use */
 void s3_result_free(struct s3_result *r);
 const char *s3_result_meta(const struct s3_result *r, const char *name); /* NULL if absent */
 

@@ -83,6 +83,23 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
                                const char *id, const char *want_sha256, struct drop_meta *m,
                                char *msg, size_t msglen);
 
+/* ---- the drop's objects in S3 (record.c) ---- */
+
+/* The record of id (HEAD meta/<id>) into *m. SL_ENOTFOUND: no such drop (not a valid id, no
+ * record, or an object without sluice's metadata); other codes: S3 trouble. */
+enum sl_err drop_load(struct s3_client *c, const char *prefix, const char *id,
+                      struct drop_meta *m);
+/* Writes the reservation marker reserved/<m->id>: m's metadata, then the extra entries
+ * (at most DROP_RESERVE_EXTRA_MAX), then kind ("stream": the bytes come through a worker;
+ * "direct": straight to S3). */
+#define DROP_RESERVE_EXTRA_MAX 4
+enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_meta *m,
+                         const char *kind, const struct s3_kv *extra, size_t n_extra);
+/* The reservation of id into *m; r keeps the marker's metadata (kind, declared, client) for
+ * s3_result_meta (the caller frees it). SL_ENOTFOUND: none (or not a valid id). */
+enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char *id,
+                             struct drop_meta *m, struct s3_result *r);
+
 /* Removes the reservation marker of id (gone already counts as done). */
 enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id);
 

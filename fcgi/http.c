@@ -3,11 +3,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <fcgiapp.h>
 
-#include "json.h"
+#include "utf8.h"
 #include "xml.h"
 
 enum sl_err http_init(struct http *h, struct FCGX_Request *fr)
@@ -57,6 +58,34 @@ int http_wants_json(const struct http *h)
     return j && (!t || j < t);
 }
 
+enum sl_err http_base_url(const struct http *h, const char *public_url, struct buf *out)
+{
+    buf_reset(out);
+    if (public_url && *public_url) {
+        size_t n = strlen(public_url);
+        while (n && public_url[n - 1] == '/')
+            n--;
+        return buf_append(out, public_url, n);
+    }
+    const char *scheme = http_param(h, "REQUEST_SCHEME");
+    const char *https = http_param(h, "HTTPS");
+    if (!scheme)
+        scheme = https && *https && strcmp(https, "off") ? "https" : "http";
+    const char *host = http_header(h, "Host");
+    if (!host || !*host || strpbrk(host, " /\\\"<>'\r\n@?#"))
+        host = "localhost";
+    enum sl_err e;
+    if ((e = buf_printf(out, "%s://%s", scheme, host)))
+        return e;
+    /* Debian's fastcgi_params passes nginx's $host, which has no port: add SERVER_PORT */
+    const char *port = http_param(h, "SERVER_PORT");
+    int def = !strcmp(scheme, "https") ? 443 : 80;
+    if (!strchr(host, ':') && !strchr(host, ']') && port && atoi(port) > 0 && atoi(port) != def &&
+        strspn(port, "0123456789") == strlen(port))
+        return buf_printf(out, ":%s", port);
+    return SL_OK;
+}
+
 int http_fd(const struct http *h)
 {
     return h->fr->ipcFd;
@@ -82,8 +111,9 @@ enum sl_err http_read_all(struct http *h, struct buf *out)
     for (;;) {
         size_t got;
         enum sl_err e = http_read(h, tmp, sizeof tmp, &got);
-        if (got && buf_append(out, tmp, got))
-            return SL_ETOOBIG;
+        enum sl_err ae = got ? buf_append(out, tmp, got) : SL_OK;
+        if (ae)
+            return ae;   /* SL_ETOOBIG past the cap, SL_ENOMEM */
         if (e || got < sizeof tmp)
             return e;
     }
@@ -112,22 +142,53 @@ void http_reply(struct http *h, int status, const char *content_type, const char
         FCGX_PutStr(body, (int)n, h->fr->out);
 }
 
-void http_reply_json(struct http *h, int status, const struct buf *json, const char *extra)
+json_t *http_json_str(const char *s)
 {
-    http_reply(h, status, "application/json", extra, json->data ? json->data : "", json->len);
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (!l)
+            break;
+        i += l;
+    }
+    if (i == n)
+        return json_stringn(s, n);
+    struct buf b = BUF_INIT(4 * n + 1);   /* each bad byte: 3 bytes of U+FFFD */
+    for (i = 0; i < n;) {
+        size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (l ? buf_append(&b, s + i, l) : buf_puts(&b, "\xef\xbf\xbd"))
+            break;
+        i += l ? l : 1;
+    }
+    json_t *j = i == n ? json_stringn(b.data ? b.data : "", b.len) : NULL;
+    buf_free(&b);
+    return j;
+}
+
+void http_reply_json(struct http *h, int status, json_t *j, const char *extra)
+{
+    size_t n = j ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
+    char *s = n ? malloc(n + 1) : NULL;
+    if (s && json_dumpb(j, s, n, JSON_COMPACT) == n) {
+        s[n] = '\n';
+        http_reply(h, status, "application/json", extra, s, n + 1);
+    } else {
+        static const char oom[] = "{\"error\":\"out_of_memory\",\"message\":\"out of memory\"}\n";
+        http_reply(h, 500, "application/json", NULL, oom, sizeof oom - 1);
+    }
+    free(s);
+    json_decref(j);
 }
 
 void http_reply_error(struct http *h, enum sl_err e, const char *message, const char *extra)
 {
     const struct sl_err_info *info = sl_err_info(e);
-    struct buf b = BUF_INIT(4096);
-    buf_puts(&b, "{\"error\":");
-    json_str(&b, info->code);
-    buf_puts(&b, ",\"message\":");
-    json_str(&b, message ? message : info->message);
-    buf_puts(&b, "}\n");
-    http_reply_json(h, info->http_status, &b, extra);
-    buf_free(&b);
+    json_t *j = json_object();
+    if (j) {
+        json_object_set_new(j, "error", http_json_str(info->code));
+        json_object_set_new(j, "message", http_json_str(message ? message : info->message));
+    }
+    http_reply_json(h, info->http_status, j, extra);
 }
 
 void http_flush(struct http *h)
@@ -138,4 +199,11 @@ void http_flush(struct http *h)
 enum sl_err http_html_escape(struct buf *out, const char *s)
 {
     return xml_escape(out, s);   /* the same five characters; &apos; is valid HTML5 */
+}
+
+void http_iso8601(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

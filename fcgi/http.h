@@ -1,5 +1,6 @@
 /* http: one FastCGI request as sluice sees it — parameters, headers, the body stream, and
- * replies. The only module besides main.c that includes fcgiapp.h.
+ * replies (raw, JSON through jansson, errors). The only module besides server.c that includes
+ * fcgiapp.h. Handlers never talk to libfcgi themselves.
  *
  * Replies carry the reason phrase in Status (nginx copies the line verbatim). Write errors are
  * sticky (libfcgi keeps the first): a reply to a client that left is simply dropped. */
@@ -8,6 +9,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "buf.h"
 #include "err.h"
@@ -25,8 +29,13 @@ struct http {
 
 /* Fills h from fr (borrowed for the request's life). SL_EBADREQ if the path is too long. */
 enum sl_err http_init(struct http *h, struct FCGX_Request *fr);
-/* The client asked for JSON (Accept names application/json, and not text/html first). */
+/* The client asked for JSON (Accept names application/json, and not text/html first): the one
+ * rule every route that can answer either uses. */
 int http_wants_json(const struct http *h);
+/* The base URL for links: public_url (trailing slashes dropped) when set, else
+ * scheme://host[:port] of the request (a Host with characters that do not belong in a URL
+ * becomes "localhost"). */
+enum sl_err http_base_url(const struct http *h, const char *public_url, struct buf *out);
 /* A CGI parameter ("CONTENT_LENGTH") or a request header by its HTTP name ("Content-Type",
  * "X-Delete-Token"). NULL if absent. Borrowed until the request ends. */
 const char *http_param(const struct http *h, const char *name);
@@ -44,7 +53,12 @@ enum sl_err http_read_all(struct http *h, struct buf *out);
 /* extra: further header lines, each ending in "\r\n" (NULL: none). */
 void http_reply(struct http *h, int status, const char *content_type, const char *extra,
                 const void *body, size_t n);
-void http_reply_json(struct http *h, int status, const struct buf *json, const char *extra);
+/* j (a reference this call takes over, NULL when building it ran out of memory: then 500)
+ * as compact JSON and a newline. */
+void http_reply_json(struct http *h, int status, json_t *j, const char *extra);
+/* A JSON string for s, never invalid: bytes that are not UTF-8 become U+FFFD. NULL only when
+ * out of memory (jansson's setters then leave the member out; the reply still goes). */
+json_t *http_json_str(const char *s);
 /* {"error": "<code>", "message": "<text>"} with the code's status; message NULL: the
  * code's own. */
 void http_reply_error(struct http *h, enum sl_err e, const char *message, const char *extra);
@@ -54,5 +68,7 @@ void http_flush(struct http *h);
 
 /* HTML-escape s into out (& < > " '). */
 enum sl_err http_html_escape(struct buf *out, const char *s);
+/* "YYYY-MM-DDTHH:MM:SSZ" */
+void http_iso8601(time_t t, char out[32]);
 
 #endif

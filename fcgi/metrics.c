@@ -1,7 +1,10 @@
 /* /metrics in Prometheus text format. */
+#include "metrics.h"
+
 #include <string.h>
 
-#include "app.h"
+#include "s3.h"
+#include "slots.h"
 
 void metrics_max(uint64_t *field, uint64_t v)
 {
@@ -28,9 +31,8 @@ static void gauge(struct buf *o, const char *name, const char *help, uint64_t v)
                (unsigned long long)v);
 }
 
-void metrics_render(struct app *app, struct buf *o)
+void metrics_render(const struct metrics *m, const struct slots *slots, struct buf *o)
 {
-    struct metrics *m = &app->m;
     counter(o, "sluice_requests_total", "Requests handled by this worker process.",
             get(&m->requests));
     counter(o, "sluice_uploads_started_total", "Uploads that took a slot.",
@@ -49,9 +51,9 @@ void metrics_render(struct app *app, struct buf *o)
             get(&m->bytes_in));
     counter(o, "sluice_upload_bytes_out_total", "Bytes acknowledged by S3.", get(&m->bytes_out));
     gauge(o, "sluice_slots_in_use", "Upload slots held on this host.",
-          (uint64_t)slots_in_use(app->slots));
+          (uint64_t)slots_in_use(slots));
     gauge(o, "sluice_slots_total", "Upload slots on this host.",
-          (uint64_t)slots_total(app->slots));
+          (uint64_t)slots_total(slots));
     gauge(o, "sluice_queue_high_water_bytes", "The fullest any upload queue has been.",
           get(&m->queue_high_water));
 

@@ -1,31 +1,20 @@
-/* libFuzzer: JSON request bodies (POST /api/uploads, ?reserve, the Uppy routes) are untrusted.
- * The flat-object scanner must accept or reject without reading out of bounds, and every
- * valid-UTF-8 string it hands out, written back by the escaper, must scan back to the same
- * bytes. The escaper never emits a raw control character or a bare quote. */
+/* libFuzzer: JSON request bodies (POST /api/uploads, ?reserve, complete, the Uppy routes) are
+ * untrusted. Every body parser (fcgi/body.c over jansson) must accept or reject without
+ * reading out of bounds or leaking, and what it accepts must be sane (names sanitised, a
+ * checksum 64 hex digits). The byte-exact writer kept for the signed POST policy
+ * (core/json.c) must produce a string jansson reads back to the same bytes whenever the input
+ * is valid UTF-8 without NUL, and never emit a raw control character or a bare quote. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "body.h"
 #include "json.h"
 #include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct want {
-    const char *v;
-    size_t n;
-    int seen;
-};
-
-static enum sl_err compare(void *ud, const char *key, enum json_type t, const char *value,
-                           size_t len)
-{
-    struct want *w = ud;
-    if (strcmp(key, "v") != 0 || t != JSON_STRING || len != w->n || memcmp(value, w->v, len))
-        abort();
-    w->seen = 1;
-    return SL_OK;
-}
 
 static int valid_utf8(const char *s, size_t n)
 {
@@ -38,28 +27,35 @@ static int valid_utf8(const char *s, size_t n)
     return 1;
 }
 
-static enum sl_err roundtrip(void *ud, const char *key, enum json_type t, const char *value,
-                             size_t len)
+static void sane_name(const char *name)
 {
-    (void)ud;
-    (void)key;
-    if (t != JSON_STRING || !valid_utf8(value, len))
-        return SL_OK;
-    struct buf j = BUF_INIT(1 << 22);
-    if (!buf_puts(&j, "{\"v\":") && !json_strn(&j, value, len) && !buf_putc(&j, '}')) {
-        struct want w = {value, len, 0};
-        if (json_scan_object(j.data, j.len, compare, &w) != SL_OK || !w.seen)
+    size_t n = strlen(name);
+    if (n == 0 || n > DROP_NAME_MAX || !valid_utf8(name, n) || strchr(name, '/'))
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
             abort();
-    }
-    buf_free(&j);
-    return SL_OK;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_scan_object((const char *)data, size, roundtrip, NULL);
+    const char *s = (const char *)data;
+    struct body_create bc;
+    struct body_reserve br;
+    struct body_uppy_create bu;
+    char sha[65];
+    if (body_parse_create(s, size, &bc) == SL_OK)
+        sane_name(bc.name);
+    if (body_parse_reserve(s, size, &br) == SL_OK)
+        sane_name(br.name);
+    if (body_parse_uppy_create(s, size, &bu) == SL_OK)
+        sane_name(bu.name);
+    if (body_parse_complete(s, size, sha) == SL_OK && sha[0] &&
+        (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64))
+        abort();
+
     struct buf w = BUF_INIT(1 << 22);
-    if (json_strn(&w, (const char *)data, size) == SL_OK) {
+    if (json_strn(&w, s, size) == SL_OK) {
         if (w.len < 2 || w.data[0] != '"' || w.data[w.len - 1] != '"')
             abort();
         for (size_t i = 1; i + 1 < w.len; i++) {
@@ -68,6 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             if (c == '\\')
                 i++;   /* an escape: the next byte is its letter */
+        }
+        if (valid_utf8(s, size)) {
+            json_error_t err;
+            json_t *j = json_loadb(w.data, w.len, JSON_DECODE_ANY, &err);
+            if (!j || !json_is_string(j) || json_string_length(j) != size ||
+                memcmp(json_string_value(j), s, size) != 0)
+                abort();
+            json_decref(j);
         }
     }
     buf_free(&w);

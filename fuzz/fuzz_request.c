@@ -2,7 +2,8 @@
  * headers. The input is newline-separated: METHOD, REQUEST_URI, Authorization, Content-Length,
  * Content-Type, X-Delete-Token. It goes through the worker's own request setup (fcgi/http.c
  * over libfcgi's parameter lookup) and then every parser a route applies to those strings:
- * the filename in the path, the drop id, the query parameters, the multipart boundary. */
+ * the router's table (fcgi/router.c), the filename in the path, the drop id, the query
+ * parameters, the multipart boundary. A route's captures must be pieces of the path. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "drop.h"
 #include "http.h"
 #include "multipart.h"
+#include "router.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,6 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fr.envp = env;
     struct http h;
     if (http_init(&h, &fr) == SL_OK) {
+        struct route_match m;
+        char allow[ROUTER_ALLOW_MAX];
+        int st = router_match(h.method, h.path, &m, allow);
+        if (st != 200 && st != 404 && st != 405)
+            abort();
+        for (size_t i = 0; st == 200 && i < m.n_args; i++)
+            if (!m.arg[i][0] || !strstr(h.path, m.arg[i]))
+                abort();
+        if (st == 405 && !allow[0])
+            abort();
         struct buf v = BUF_INIT(1 << 16);
         char name[DROP_NAME_MAX + 1], ct[128], boundary[MP_BOUNDARY_MAX + 1];
         if (!strncmp(h.path, "/api/drops/", 11)) {

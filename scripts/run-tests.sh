@@ -39,6 +39,8 @@ run_one() {
 
 unit() {
     local t
+    # the layering of fcgi/ (no handler calls another, no cycles), from the built objects
+    run_one "fcgi layering" python3 scripts/fcgi-graph.py --build "$BUILD"
     for t in "$BUILD"/tests/test_*; do
         [ -x "$t" ] || continue
         if [ -n "${VALGRIND:-}" ]; then

@@ -103,36 +103,6 @@ static void test_json_strings(void **state)
     }
 }
 
-static enum sl_err collect_members(void *ud, const char *key, enum json_type t,
-                                   const char *value, size_t len)
-{
-    return buf_printf(ud, "%s:%d:%.*s|", key, (int)t, (int)len, value);
-}
-
-static void test_json_object_scan(void **state)
-{
-    (void)state;
-    struct buf b = BUF_INIT(4096);
-    static const char ok[] = " {\"name\": \"a \\\"b\\\" \\u00fc \\ud83d\\ude00\", \"size\":1048576,"
-                             "\"x\":true,\"y\":null,\"z\":-1.5e3} ";
-    assert_int_equal(json_scan_object(ok, sizeof ok - 1, collect_members, &b), SL_OK);
-    assert_string_equal(buf_str(&b), "name:0:a \"b\" \xc3\xbc \xf0\x9f\x98\x80|size:1:1048576|"
-                                     "x:2:true|y:4:null|z:1:-1.5e3|");
-    buf_reset(&b);
-    assert_int_equal(json_scan_object("{}", 2, collect_members, &b), SL_OK);
-    static const char *const bad[] = {
-        "", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":{\"b\":1}}", "{\"a\":[1]}",
-        "{\"a\":\"x\"} x", "{\"a\":\"\\u00\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\u0000\"}",
-        "{\"a\":\"tab\there\"}", "{\"a\":\"\\q\"}", "{a:1}",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        buf_reset(&b);
-        assert_int_equal(json_scan_object(bad[i], strlen(bad[i]), collect_members, &b),
-                         SL_EBADREQ);
-    }
-    buf_free(&b);
-}
-
 static void test_buf_cap(void **state)
 {
     (void)state;
@@ -158,7 +128,6 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_json_strings),
-        cmocka_unit_test(test_json_object_scan),
         cmocka_unit_test(test_buf_cap),
     };
     return cmocka_run_group_tests_name("xml, json, buf", tests, NULL, NULL);

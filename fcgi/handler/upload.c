@@ -1,4 +1,5 @@
-/* Uploads: PUT /api/drops/{filename} (raw body) and POST /api/drops (multipart/form-data).
+/* Streamed uploads: PUT /api/drops/{filename} (raw body), POST /api/drops (multipart/form-data)
+ * and POST /api/drops?reserve (a link handed out before the bytes, filled by PUT ...?id=).
  *
  * One upload is an explicit state machine:
  *   accepted -> slot_taken -> s3_open -> streaming -> draining -> committing -> committed
@@ -8,7 +9,7 @@
  *   reservation marker    -> deleted (also after success: it only guards the upload)
  *   bytes (pipe)          -> multipart upload aborted / object deleted (pipe_cleanup)
  *   record (the commit)   -> deleted if its PUT was attempted but the upload still failed
- * Key layout: core/drop.h. */
+ * Key layout: drop/drop.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +22,19 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "app.h"
+#include "auth.h"
+#include "body.h"
+#include "ctx.h"
 #include "drop.h"
+#include "handlers.h"
+#include "http.h"
 #include "imghdr.h"
-#include "json.h"
 #include "multipart.h"
 #include "pipe.h"
+#include "reply.h"
 #include "sigv4.h"
+#include "slots.h"
+#include "spool.h"
 
 #define READ_CHUNK (64 * 1024)
 /* a rollback tries this many times (0.5 + 1 + 2 s between: each try is itself retried by the
@@ -46,7 +53,7 @@ static const char *const state_names[] = {
 };
 
 struct upload {
-    struct app *app;
+    struct ctx *x;
     struct http *h;
     struct s3_client *c;
     enum up_state state;
@@ -72,36 +79,22 @@ struct upload {
     struct buf scratch;              /* backs put_kv */
     struct s3_kv put_kv[DROP_META_KV];
     struct s3_put_opts put;          /* the bytes object's type and start metadata */
+    struct inflight_entry track;     /* in x->inflight while q exists */
 };
+
+static int tracing = -1;   /* SLUICE_TRACE set: log every state change (read once) */
 
 static void set_state(struct upload *u, enum up_state s)
 {
-    if (getenv("SLUICE_TRACE")) {
+    if (tracing < 0)
+        tracing = getenv("SLUICE_TRACE") != NULL;
+    if (tracing) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         fprintf(stderr, "sluice: %ld.%03ld upload %s: %s -> %s\n", (long)ts.tv_sec,
                 ts.tv_nsec / 1000000, u->meta.id, state_names[u->state], state_names[s]);
     }
     u->state = s;
-}
-
-int app_authorized(const struct app *app, const struct http *h)
-{
-    if (app->cfg.upload.anonymous)
-        return 1;
-    const char *a = http_header(h, "Authorization");
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
-        return 0;
-    /* compare hashes, so the time taken says nothing about the tokens, not even their length */
-    char given[65];
-    sigv4_sha256_hex(a + 7, strlen(a + 7), given);
-    int ok = 0;
-    for (char **t = app->cfg.upload.tokens; t && *t; t++) {
-        char want[65];
-        sigv4_sha256_hex(*t, strlen(*t), want);
-        ok |= CRYPTO_memcmp(given, want, 64) == 0;
-    }
-    return ok;
 }
 
 /* Content-Length: SL_OK with *n, or PIPE_SIZE_UNKNOWN when absent/empty (chunked) */
@@ -122,7 +115,7 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
 {
     if (n == 0)
         return SL_OK;
-    uint64_t max = u->app->cfg.upload.max_size;
+    uint64_t max = u->x->cfg.upload.max_size;
     if (max && u->received + n > max)
         return SL_ETOOBIG;
     if (u->announced != PIPE_SIZE_UNKNOWN && u->received + n > u->announced)
@@ -134,7 +127,7 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
         u->head_len += k;
     }
     __atomic_store_n(&u->received, u->received + n, __ATOMIC_RELAXED);   /* read for progress */
-    METRIC_ADD(u->app, bytes_in, n);
+    METRIC_ADD(&u->x->m, bytes_in, n);
     return queue_push(u->q, p, n);
 }
 
@@ -150,8 +143,8 @@ static enum sl_err open_bytes(struct upload *u)
     u->put = (struct s3_put_opts){.content_type = u->meta.content_type, .meta = u->put_kv,
                                   .n_meta = n};
     struct pipe_opts po = {.key = buf_str(&u->bytes), .put = &u->put, .size = u->announced,
-                           .part_size = u->app->cfg.upload.part_size,
-                           .parallel = u->app->cfg.upload.parallel_parts};
+                           .part_size = u->x->cfg.upload.part_size,
+                           .parallel = u->x->cfg.upload.parallel_parts};
     return pipe_start(u->c, u->q, &po, &u->pipe);
 }
 
@@ -284,7 +277,7 @@ static void rollback(struct upload *u, enum sl_err why)
                 "for the janitor\n", u->meta.id);
     else if (u->marker_written && !u->reserved)   /* a reservation stays: the client may retry */
         delete_key(u, &u->marker);
-    METRIC_ADD(u->app, rolled_back[why < SL_ERR_COUNT ? why : SL_EINTERNAL], 1);
+    METRIC_ADD(&u->x->m, rolled_back[why < SL_ERR_COUNT ? why : SL_EINTERNAL], 1);
     set_state(u, UP_ROLLED_BACK);
 }
 
@@ -294,160 +287,124 @@ static void set_idle_timeout(struct http *h, long seconds)
     setsockopt(http_fd(h), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-static void run_upload(struct app *app, struct http *h, struct upload *u, int form)
+static void run_upload(struct ctx *x, struct http *h, struct upload *u, int form)
 {
-    const struct upload_config *uc = &app->cfg.upload;
-    enum sl_err e = SL_OK;
+    const struct upload_config *uc = &x->cfg.upload;
+    const char *prefix = x->cfg.s3.prefix;
     struct mp_parser *mp = NULL;
     const struct mp_callbacks cbs = {on_part_begin, on_part_data, on_part_end};
+    enum sl_err e;
 
-    if ((e = slots_take(app->slots, &u->slot))) {
+    if ((e = slots_take(x->slots, &u->slot))) {
         http_reply_error(h, e, NULL, "Retry-After: 2\r\n");
         return;
     }
     set_state(u, UP_SLOT_TAKEN);
-    METRIC_ADD(app, uploads_started, 1);
-    u->sha = EVP_MD_CTX_new();
-    if (!u->sha || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
+    METRIC_ADD(&x->m, uploads_started, 1);
+    if (!(u->sha = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL)) {
         e = SL_ENOMEM;
-    if (!e && !u->reserved) {
-        e = drop_new_id(u->meta.id);
-        if (!e)
-            e = drop_new_token(u->token);
+        goto out;
+    }
+    if (!u->reserved) {
+        if ((e = drop_new_id(u->meta.id)) || (e = drop_new_token(u->token)))
+            goto out;
         drop_token_hash(u->token, u->meta.token_hash);
     }
     u->meta.created = time(NULL);
-    const char *prefix = app->cfg.s3.prefix;
-    if (!e)
-        e = drop_key(&u->marker, prefix, "reserved", u->meta.id);
-    if (!e)
-        e = drop_key(&u->bytes, prefix, "drops", u->meta.id);
-    if (!e)
-        e = drop_key(&u->record, prefix, "meta", u->meta.id);
-    if (!e && form)
-        e = mp_new(u->boundary, &cbs, u, &mp);
-    if (!e)
-        e = queue_new((size_t)uc->buffer_cap, &u->q);
-    if (!e)
-        app_track(app, u->q, u->meta.id, &u->received, u->announced);
-    if (!e && app->stopping)
+    if ((e = drop_key(&u->marker, prefix, "reserved", u->meta.id)) ||
+        (e = drop_key(&u->bytes, prefix, "drops", u->meta.id)) ||
+        (e = drop_key(&u->record, prefix, "meta", u->meta.id)))
+        goto out;
+    if (form && (e = mp_new(u->boundary, &cbs, u, &mp)))
+        goto out;
+    if ((e = queue_new((size_t)uc->buffer_cap, &u->q)))
+        goto out;
+    u->track = (struct inflight_entry){.q = u->q, .received = &u->received,
+                                       .announced = u->announced};
+    snprintf(u->track.id, sizeof u->track.id, "%s", u->meta.id);
+    inflight_add(&x->inflight, &u->track);
+    if (atomic_load(&x->stopping)) {
         e = SL_ESHUTDOWN;
-    if (!e && u->reserved) {
+        goto out;
+    }
+    if (u->reserved) {
         u->marker_written = 1;   /* made beforehand; removed once the drop exists */
-    } else if (!e) {
+    } else {
         /* the reservation: S3 is reached now, before any body byte is read; it also lets the
          * share page say "uploading" (with progress, on this host) until the drop exists */
-        struct s3_kv kv[DROP_META_KV + 1];
-        size_t nkv;
-        struct buf scratch = BUF_INIT(8192);
         u->meta.size = u->announced == PIPE_SIZE_UNKNOWN ? 0 : u->announced;
         drop_content_type(u->client_type, u->meta.name, u->meta.content_type);
-        e = drop_meta_to_kv(&u->meta, 0, kv, &nkv, &scratch);
-        kv[nkv++] = (struct s3_kv){"kind", "stream"};
-        struct s3_put_opts po = {.content_type = u->meta.content_type, .meta = kv,
-                                 .n_meta = nkv};
-        struct s3_body empty = {.length = 0, .mem = ""};
-        struct s3_result r = {0};
-        if (!e)
-            e = s3_put_object(u->c, buf_str(&u->marker), &empty, &po, &r);
-        s3_result_free(&r);
-        buf_free(&scratch);
+        e = drop_reserve(u->c, prefix, &u->meta, "stream", NULL, 0);
         u->marker_written = !e;
+        if (e)
+            goto out;
     }
-    if (!e && !form)
-        e = open_bytes(u);   /* a form opens them at its file part */
-    if (!e) {
-        set_state(u, UP_S3_OPEN);
-        set_idle_timeout(h, uc->idle_timeout);
-        set_state(u, UP_STREAMING);
-        enum sl_err pe = produce(u, mp);
-        if (pe)
-            queue_abort(u->q, pe);
-        else
-            queue_close(u->q);
-        set_state(u, UP_DRAINING);
-        enum sl_err we = SL_OK;
-        if (u->pipe) {
-            struct pipe_stats st;
-            we = pipe_wait(u->pipe, &st);
-            METRIC_ADD(app, bytes_out, st.bytes);
-        }
-        struct queue_stats qs;
-        queue_get_stats(u->q, &qs);
-        metrics_max(&app->m.queue_high_water, qs.high_water);
-        /* the producer's reason is the first cause, unless it only relayed the pipe's */
-        e = pe ? pe : we;
+    if (!form && (e = open_bytes(u)))   /* a form opens them at its file part */
+        goto out;
+    set_state(u, UP_S3_OPEN);
+    set_idle_timeout(h, uc->idle_timeout);
+    set_state(u, UP_STREAMING);
+    enum sl_err pe = produce(u, mp), we = SL_OK;
+    if (pe)
+        queue_abort(u->q, pe);
+    else
+        queue_close(u->q);
+    set_state(u, UP_DRAINING);
+    if (u->pipe) {
+        struct pipe_stats st;
+        we = pipe_wait(u->pipe, &st);
+        METRIC_ADD(&x->m, bytes_out, st.bytes);
     }
-    if (!e) {
-        set_state(u, UP_COMMITTING);
-        e = commit(u);
-    }
-    if (!e) {
-        set_state(u, UP_COMMITTED);
-        METRIC_ADD(app, uploads_committed, 1);
-        /* a thumbnail job, made later: the reply never waits for the thumbnail itself. If this
-         * fails the drop is still fine; the first request for its thumbnail makes it. */
-        if (app->spool && strcmp(u->meta.image, "none") != 0 &&
-            spool_submit(app->spool, u->meta.id) != SL_OK)
-            fprintf(stderr, "sluice-fcgi: %s: could not queue its thumbnail\n", u->meta.id);
-        reply_drop(app, h, &u->meta, u->reserved ? NULL : u->token);
-        http_flush(h);
-        delete_key(u, &u->marker);   /* after the reply: it only guarded the upload */
-    } else {
+    struct queue_stats qs;
+    queue_get_stats(u->q, &qs);
+    metrics_max(&x->m.queue_high_water, qs.high_water);
+    /* the producer's reason is the first cause, unless it only relayed the pipe's */
+    if ((e = pe ? pe : we))
+        goto out;
+    set_state(u, UP_COMMITTING);
+    if ((e = commit(u)))
+        goto out;
+    set_state(u, UP_COMMITTED);
+    METRIC_ADD(&x->m, uploads_committed, 1);
+    /* a thumbnail job, made later: the reply never waits for the thumbnail itself. If this
+     * fails the drop is still fine; the first request for its thumbnail makes it. */
+    if (x->spool && strcmp(u->meta.image, "none") != 0 &&
+        spool_submit(x->spool, u->meta.id) != SL_OK)
+        fprintf(stderr, "sluice-fcgi: %s: could not queue its thumbnail\n", u->meta.id);
+    reply_drop(x, h, &u->meta, u->reserved ? NULL : u->token);
+    http_flush(h);
+    delete_key(u, &u->marker);   /* after the reply: it only guarded the upload */
+out:
+    if (e)
         rollback(u, e);
-    }
     mp_free(mp);
 }
 
-struct reserve_body {
-    char name[1024];
-    uint64_t size;
-};
-
-static enum sl_err on_reserve_member(void *ud, const char *k, enum json_type t, const char *v,
-                                     size_t n)
-{
-    struct reserve_body *b = ud;
-    if (t == JSON_STRING && !strcmp(k, "name"))
-        snprintf(b->name, sizeof b->name, "%.*s", (int)n, v);
-    else if (t == JSON_NUMBER && !strcmp(k, "size") && n < 20 && strspn(v, "0123456789") == n)
-        b->size = strtoull(v, NULL, 10);
-    return SL_OK;
-}
-
 /* PUT ...?id=<id>: upload into a reservation made by POST /api/drops?reserve */
-static int use_reservation(struct app *app, struct s3_client *c, const char *id,
+static int use_reservation(struct ctx *x, struct s3_client *c, const char *id,
                            struct upload *u)
 {
-    if (!drop_valid_id(id))
-        return 0;
-    struct buf key = BUF_INIT(4096);
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
     struct drop_meta m;
-    int ok = 0;
-    drop_key(&key, app->cfg.s3.prefix, "meta", id);
-    if (s3_head_object(c, buf_str(&key), &r) == SL_ES3_NOTFOUND) {
-        drop_key(&key, app->cfg.s3.prefix, "reserved", id);
-        const char *kind;
-        ok = s3_head_object(c, buf_str(&key), &r) == SL_OK && !drop_meta_from_result(&r, id, &m) &&
+    const char *kind;
+    int ok = drop_load(c, x->cfg.s3.prefix, id, &m) == SL_ENOTFOUND &&
+             drop_reservation(c, x->cfg.s3.prefix, id, &m, &r) == SL_OK &&
              (kind = s3_result_meta(&r, "kind")) && !strcmp(kind, "stream");
-    }
     if (ok) {
         memcpy(u->meta.id, m.id, sizeof m.id);
         memcpy(u->meta.token_hash, m.token_hash, sizeof m.token_hash);
         u->reserved = 1;
     }
     s3_result_free(&r);
-    buf_free(&key);
     return ok;
 }
 
-static void upload(struct app *app, struct http *h, struct s3_client *c, const char *name,
-                   size_t name_len, int form)
+static void upload(struct ctx *x, struct http *h, struct s3_client *c, const char *name,
+                   int form)
 {
     struct upload u;
     memset(&u, 0, sizeof u);
-    u.app = app;
+    u.x = x;
     u.h = h;
     u.c = c;
     u.slot = -1;
@@ -455,58 +412,54 @@ static void upload(struct app *app, struct http *h, struct s3_client *c, const c
     buf_init(&u.bytes, 4096);
     buf_init(&u.record, 4096);
     buf_init(&u.scratch, 8192);
-    const struct upload_config *uc = &app->cfg.upload;
+    struct buf dec = BUF_INIT(4096);
+    const struct upload_config *uc = &x->cfg.upload;
     uint64_t cl;
 
-    if (!app_authorized(app, h)) {
-        http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
-        goto done;
-    }
+    if (!auth_require_upload(x, h))
+        goto out;
     if (content_length(h, &cl)) {
         http_reply_error(h, SL_EBADREQ, "bad Content-Length", NULL);
-        goto done;
+        goto out;
     }
     if (form) {
         if (mp_boundary(http_header(h, "Content-Type"), u.boundary)) {
             http_reply_error(h, SL_EBADREQ,
                              "expected multipart/form-data with a boundary and a 'file' part",
                              NULL);
-            goto done;
+            goto out;
         }
         if (uc->max_size && cl != PIPE_SIZE_UNKNOWN && cl > uc->max_size + FORM_OVERHEAD) {
             http_reply_error(h, SL_ETOOBIG, NULL, NULL);
-            goto done;
+            goto out;
         }
         u.announced = PIPE_SIZE_UNKNOWN;   /* the file's size is known only at its end */
     } else {
         if (uc->max_size && cl != PIPE_SIZE_UNKNOWN && cl > uc->max_size) {
             http_reply_error(h, SL_ETOOBIG, NULL, NULL);   /* before reading a byte */
-            goto done;
+            goto out;
         }
         u.announced = cl;
-        struct buf dec = BUF_INIT(4096);
-        if (drop_pct_decode(&dec, name, name_len)) {
-            buf_free(&dec);
+        if (drop_pct_decode(&dec, name, strlen(name))) {
             http_reply_error(h, SL_EBADREQ, "the filename is not valid percent-encoding", NULL);
-            goto done;
+            goto out;
         }
         drop_sanitize_name(dec.data, dec.len, u.meta.name);
-        buf_free(&dec);
-        if (!strncmp(h->query, "id=", 3) && !use_reservation(app, c, h->query + 3, &u)) {
+        if (!strncmp(h->query, "id=", 3) && !use_reservation(x, c, h->query + 3, &u)) {
             http_reply_error(h, SL_ENOTFOUND, "no such reservation (expired or used?)", NULL);
-            goto done;
+            goto out;
         }
         const char *ct = http_header(h, "Content-Type");
         snprintf(u.client_type, sizeof u.client_type, "%s", ct ? ct : "");
     }
-    run_upload(app, h, &u, form);
-done:
+    run_upload(x, h, &u, form);
+out:
     slots_release(u.slot);
     pipe_free(u.pipe);
-    if (u.q)
-        app_untrack(app, u.q);
+    inflight_remove(&x->inflight, &u.track);
     queue_free(u.q);
     EVP_MD_CTX_free(u.sha);
+    buf_free(&dec);
     buf_free(&u.marker);
     buf_free(&u.bytes);
     buf_free(&u.record);
@@ -514,27 +467,18 @@ done:
     OPENSSL_cleanse(u.token, sizeof u.token);
 }
 
-void handle_upload_raw(struct app *app, struct http *h, struct s3_client *c, const char *name_enc)
+/* POST /api/drops?reserve: a share link now, its bytes later through PUT ...?id= */
+static void reserve(struct ctx *x, struct http *h, struct s3_client *c)
 {
-    upload(app, h, c, name_enc, strlen(name_enc), 0);
-}
-
-void handle_stream_reserve(struct app *app, struct http *h, struct s3_client *c)
-{
-    struct buf body = BUF_INIT(64 * 1024), key = BUF_INIT(4096), scratch = BUF_INIT(8192);
-    struct buf j = BUF_INIT(8192), base = BUF_INIT(4096), enc = BUF_INIT(4096);
+    struct buf body = BUF_INIT(64 * 1024), url = BUF_INIT(8192);
+    struct body_reserve rb;
     struct drop_meta m = {0};
     char token[DROP_TOKEN_LEN + 1];
-    enum sl_err e = SL_OK;
-    if (!app_authorized(app, h)) {
-        http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
+    enum sl_err e;
+    if (!auth_require_upload(x, h))
         goto out;
-    }
-    e = http_read_all(h, &body);
-    struct reserve_body rb = {"file", 0};
-    if (!e && body.len && json_scan_object(body.data, body.len, on_reserve_member, &rb))
-        e = SL_EBADREQ;
-    if (e) {
+    if ((e = http_read_all(h, &body)) ||
+        (e = body_parse_reserve(body.data ? body.data : "", body.len, &rb))) {
         http_reply_error(h, e, "expected JSON {\"name\": ..., \"size\": ...}", NULL);
         goto out;
     }
@@ -542,43 +486,38 @@ void handle_stream_reserve(struct app *app, struct http *h, struct s3_client *c)
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }
-    drop_sanitize_name(rb.name, strlen(rb.name), m.name);
+    memcpy(m.name, rb.name, sizeof m.name);
     drop_content_type(NULL, m.name, m.content_type);
     drop_token_hash(token, m.token_hash);
     m.created = time(NULL);
     m.size = rb.size;
-    struct s3_kv kv[DROP_META_KV + 1];
-    size_t nkv;
-    e = drop_meta_to_kv(&m, 0, kv, &nkv, &scratch);
-    kv[nkv++] = (struct s3_kv){"kind", "stream"};
-    struct s3_put_opts po = {.content_type = m.content_type, .meta = kv, .n_meta = nkv};
-    struct s3_body empty = {.length = 0, .mem = ""};
-    struct s3_result r = {0};
-    if (!e)
-        e = drop_key(&key, app->cfg.s3.prefix, "reserved", m.id);
-    if (!e)
-        e = s3_put_object(c, buf_str(&key), &empty, &po, &r);
-    s3_result_free(&r);
-    if (e) {
+    if ((e = drop_reserve(c, x->cfg.s3.prefix, &m, "stream", NULL, 0)) ||
+        (e = http_base_url(h, x->cfg.upload.public_url, &url)) ||
+        (e = buf_puts(&url, "/api/drops/")) || (e = drop_pct_encode(&url, m.name)) ||
+        (e = buf_printf(&url, "?id=%s", m.id))) {
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }
-    app_base_url(app, h, &base);
-    drop_pct_encode(&enc, m.name);
-    buf_printf(&j, "{\"id\":\"%s\",\"url\":\"%s/d/%s\",\"delete_token\":\"%s\","
-                   "\"upload_url\":\"%s/api/drops/%s?id=%s\"}\n",
-               m.id, buf_str(&base), m.id, token, buf_str(&base), buf_str(&enc), m.id);
-    http_reply_json(h, 201, &j, NULL);
+    http_reply_json(h, 201,
+                    json_pack("{s:s,s:o,s:s,s:o}", "id", m.id, "url",
+                              reply_link(x, h, "/d/%s", m.id), "delete_token", token,
+                              "upload_url", http_json_str(buf_str(&url))),
+                    NULL);
 out:
     buf_free(&body);
-    buf_free(&key);
-    buf_free(&scratch);
-    buf_free(&j);
-    buf_free(&base);
-    buf_free(&enc);
+    buf_free(&url);
+    OPENSSL_cleanse(token, sizeof token);
 }
 
-void handle_upload_form(struct app *app, struct http *h, struct s3_client *c)
+HANDLER(upload_post)
 {
-    upload(app, h, c, "", 0, 1);
+    (void)m;
+    if (!strcmp(h->query, "reserve") || !strncmp(h->query, "reserve&", 8))
+        return reserve(x, h, c);
+    upload(x, h, c, "", 1);
+}
+
+HANDLER(upload_put)
+{
+    upload(x, h, c, m->arg[0], 0);
 }

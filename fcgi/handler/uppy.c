@@ -1,0 +1,355 @@
+/* Uppy compatibility: the Companion-style S3 routes that @uppy/aws-s3 calls, with the same
+ * paths and JSON, so a stock Uppy uploads straight to S3 through sluice's signatures.
+ *   GET    /s3/params?filename=&type=                  presigned POST (simple upload)
+ *   POST   /s3/multipart            {filename, type}  -> {key, uploadId, bucket}
+ *   GET    /s3/multipart/{uploadId}?key=              -> [{PartNumber, ETag, Size}]
+ *   GET    /s3/multipart/{uploadId}/{n}?key=          -> {url, expires}
+ *   GET    /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2 -> {presignedUrls: {...}}
+ *   POST   /s3/multipart/{uploadId}/complete?key=     -> {location, key, bucket} (+ the drop)
+ *   DELETE /s3/multipart/{uploadId}?key=              -> {}
+ * Keys are made by sluice (<prefix>drops/<id>, each with a reservation); a key is only
+ * accepted back from the client that reserved it (its bearer token's hash is on the
+ * reservation). Every answer also carries sluice's own id and share link. A simple upload
+ * has no completion call: its drop is committed the first time anyone looks at it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "body.h"
+#include "ctx.h"
+#include "drop.h"
+#include "handlers.h"
+#include "http.h"
+#include "reply.h"
+#include "s3.h"
+#include "sigv4.h"
+
+/* a new reservation for a browser upload of unknown size, bound to this caller; fills d and
+ * token */
+static enum sl_err reserve(struct ctx *x, struct http *h, struct s3_client *c,
+                           const char *name, const char *type, struct drop_meta *d,
+                           char token[DROP_TOKEN_LEN + 1])
+{
+    enum sl_err e;
+    char who[65];
+    memset(d, 0, sizeof *d);
+    if ((e = drop_new_id(d->id)) || (e = drop_new_token(token)))
+        return e;
+    drop_sanitize_name(name, strlen(name), d->name);
+    drop_content_type(type, d->name, d->content_type);
+    drop_token_hash(token, d->token_hash);
+    d->created = time(NULL);
+    auth_client_hash(h, who);
+    const struct s3_kv extra[] = {{"declared", "no"}, {"client", who}};
+    return drop_reserve(c, x->cfg.s3.prefix, d, "direct", extra, 2);
+}
+
+/* sluice's id and share link (and the delete token, when new) in every answer */
+static void extras(const struct ctx *x, const struct http *h, json_t *j, const char *id,
+                   const char *token)
+{
+    json_object_set_new(j, "id", json_string(id));
+    json_object_set_new(j, "share_url", reply_link(x, h, "/d/%s", id));
+    if (token)
+        json_object_set_new(j, "delete_token", json_string(token));
+}
+
+static json_t *form_fields(const struct s3_post_form *f)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < f->n_fields; i++)
+        json_object_set_new(o, f->fields[i].name, http_json_str(f->fields[i].value));
+    return o;
+}
+
+HANDLER(uppy_params)
+{
+    (void)m;
+    struct buf name = BUF_INIT(4096), type = BUF_INIT(512), key = BUF_INIT(4096);
+    struct drop_meta d;
+    char token[DROP_TOKEN_LEN + 1];
+    struct s3_post_form f = {0};
+    long ttl = x->cfg.upload.direct_expires;
+    int reserved = 0;
+    enum sl_err e;
+    if (!auth_require_upload(x, h))
+        goto out;
+    drop_query_get(h->query, "filename", &name);
+    drop_query_get(h->query, "type", &type);
+    if ((e = reserve(x, h, c, name.len ? buf_str(&name) : "file", buf_str(&type), &d, token)))
+        goto fail;
+    reserved = 1;
+    if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d.id)))
+        goto fail;
+    struct s3_post_opts po = {.key = buf_str(&key), .max_size = x->cfg.upload.max_size,
+                              .content_type = d.content_type, .success_status = 201,
+                              .expires = ttl};
+    if ((e = s3_post_policy(&x->cfg.s3, &po, time(NULL), &f)))
+        goto fail;
+    json_t *j = json_pack("{s:s,s:o,s:o,s:i}", "method", "POST", "url",
+                          http_json_str(buf_str(&f.url)), "fields", form_fields(&f), "expires",
+                          (int)ttl);
+    if (j)
+        extras(x, h, j, d.id, token);
+    http_reply_json(h, 200, j, NULL);
+    goto out;
+fail:
+    if (reserved)
+        drop_unreserve(c, x->cfg.s3.prefix, d.id);
+    http_reply_error(h, e, NULL, NULL);
+out:
+    s3_post_form_free(&f);
+    buf_free(&name);
+    buf_free(&type);
+    buf_free(&key);
+}
+
+HANDLER(uppy_create)
+{
+    (void)m;
+    struct buf body = BUF_INIT(1 << 20), key = BUF_INIT(4096);
+    struct body_uppy_create b;
+    struct drop_meta d;
+    struct s3_result r = S3_RESULT_INIT;
+    char token[DROP_TOKEN_LEN + 1], *upload_id = NULL;
+    int reserved = 0;
+    enum sl_err e;
+    if (!auth_require_upload(x, h))
+        goto out;
+    if ((e = http_read_all(h, &body)))
+        goto fail;
+    if (body_parse_uppy_create(body.data ? body.data : "", body.len, &b)) {
+        e = SL_EBADREQ;
+        goto fail;
+    }
+    if ((e = reserve(x, h, c, b.name, b.type, &d, token)))
+        goto fail;
+    reserved = 1;
+    struct s3_put_opts po = {.content_type = d.content_type};
+    if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d.id)) ||
+        (e = s3_mpu_create(c, buf_str(&key), &po, &upload_id, &r)))
+        goto fail;
+    json_t *j = json_pack("{s:o,s:o,s:o}", "key", http_json_str(buf_str(&key)), "uploadId",
+                          http_json_str(upload_id), "bucket", http_json_str(x->cfg.s3.bucket));
+    if (j)
+        extras(x, h, j, d.id, token);
+    http_reply_json(h, 200, j, NULL);
+    goto out;
+fail:
+    if (reserved)   /* undo the reservation: nothing started */
+        drop_unreserve(c, x->cfg.s3.prefix, d.id);
+    http_reply_error(h, e, NULL, NULL);
+out:
+    s3_result_free(&r);
+    free(upload_id);
+    buf_free(&body);
+    buf_free(&key);
+}
+
+/* what every call on a started multipart upload carries: its upload id (the path) and key
+ * (the query), the key ours, reserved, and reserved by this caller */
+struct mpu {
+    char upload_id[512];
+    char id[DROP_ID_LEN + 1];
+    struct buf key;
+};
+
+/* 1 with u filled, or 0 with the reply sent */
+static int mpu_open(struct ctx *x, struct http *h, struct s3_client *c,
+                    const struct route_match *m, struct mpu *u)
+{
+    struct buf raw = BUF_INIT(1024), want = BUF_INIT(4096);
+    struct s3_result r = S3_RESULT_INIT;
+    struct drop_meta d;
+    char who[65];
+    const char *owner;
+    int ok = 0;
+    buf_init(&u->key, 4096);
+    if (!auth_require_upload(x, h))
+        goto out;
+    const char *enc = m->arg[0];
+    if (drop_pct_decode(&raw, enc, strlen(enc)) || raw.len >= sizeof u->upload_id) {
+        http_reply_error(h, SL_EBADREQ, "bad upload id", NULL);
+        goto out;
+    }
+    memcpy(u->upload_id, raw.data, raw.len + 1);
+    const char *key;
+    if (!drop_query_get(h->query, "key", &u->key) || buf_printf(&want, "%sdrops/", x->cfg.s3.prefix) ||
+        strncmp(key = buf_str(&u->key), buf_str(&want), want.len) != 0 ||
+        !drop_valid_id(key + want.len))
+        goto forbidden;
+    strcpy(u->id, key + want.len);
+    auth_client_hash(h, who);
+    if (drop_reservation(c, x->cfg.s3.prefix, u->id, &d, &r) != SL_OK ||
+        !(owner = s3_result_meta(&r, "client")) ||
+        (!x->cfg.upload.anonymous && strcmp(owner, who) != 0))
+        goto forbidden;
+    ok = 1;
+    goto out;
+forbidden:
+    http_reply_error(h, SL_EFORBIDDEN, "not an upload this client started", NULL);
+out:
+    s3_result_free(&r);
+    buf_free(&raw);
+    buf_free(&want);
+    return ok;
+}
+
+static enum sl_err sign_part(const struct ctx *x, const struct mpu *u, long n, struct buf *url)
+{
+    struct buf q = BUF_INIT(4096);
+    enum sl_err e;
+    if ((e = buf_printf(&q, "partNumber=%ld&uploadId=", n)) ||
+        (e = sigv4_uri_encode(&q, u->upload_id, strlen(u->upload_id), 0)))
+        goto out;
+    e = s3_presign(&x->cfg.s3, "PUT", buf_str(&u->key), buf_str(&q), NULL, 0,
+                   x->cfg.upload.direct_expires, time(NULL), url);
+out:
+    buf_free(&q);
+    return e;
+}
+
+HANDLER(uppy_list_parts)
+{
+    struct mpu u;
+    struct s3_part *parts = NULL;
+    size_t n = 0;
+    struct s3_result r = S3_RESULT_INIT;
+    enum sl_err e;
+    if (!mpu_open(x, h, c, m, &u))
+        goto out;
+    if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &parts, &n, &r))) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_pack("{s:i,s:o,s:I}", "PartNumber", parts[i].number,
+                                           "ETag", http_json_str(parts[i].etag), "Size",
+                                           (json_int_t)parts[i].size));
+    http_reply_json(h, 200, a, NULL);
+out:
+    s3_result_free(&r);
+    free(parts);
+    buf_free(&u.key);
+}
+
+HANDLER(uppy_abort)
+{
+    struct mpu u;
+    struct s3_result r = S3_RESULT_INIT;
+    if (!mpu_open(x, h, c, m, &u))
+        goto out;
+    enum sl_err e = s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
+    drop_unreserve(c, x->cfg.s3.prefix, u.id);
+    if (e && e != SL_ES3_NOTFOUND)
+        http_reply_error(h, e, NULL, NULL);
+    else
+        http_reply(h, 200, "application/json", NULL, "{}\n", 3);
+out:
+    s3_result_free(&r);
+    buf_free(&u.key);
+}
+
+HANDLER(uppy_sign_batch)
+{
+    struct mpu u;
+    struct buf nums = BUF_INIT(65536), url = BUF_INIT(16384);
+    json_t *urls = NULL;
+    if (!mpu_open(x, h, c, m, &u))
+        goto out;
+    drop_query_get(h->query, "partNumbers", &nums);
+    if (!(urls = json_object())) {
+        http_reply_error(h, SL_ENOMEM, NULL, NULL);
+        goto out;
+    }
+    int count = 0;
+    for (char *p = nums.data; p && *p;) {
+        char *end, num[24];
+        long n = strtol(p, &end, 10);
+        if (end == p || n < 1 || n > S3_MAX_PARTS || (*end && *end != ',') || ++count > 1000) {
+            http_reply_error(h, SL_EBADREQ, "bad partNumbers", NULL);
+            goto out;
+        }
+        if (sign_part(x, &u, n, &url)) {
+            http_reply_error(h, SL_EINTERNAL, NULL, NULL);
+            goto out;
+        }
+        snprintf(num, sizeof num, "%ld", n);
+        json_object_set_new(urls, num, http_json_str(buf_str(&url)));
+        p = *end ? end + 1 : end;
+    }
+    http_reply_json(h, 200, json_pack("{s:O}", "presignedUrls", urls), NULL);
+out:
+    json_decref(urls);
+    buf_free(&nums);
+    buf_free(&url);
+    buf_free(&u.key);
+}
+
+HANDLER(uppy_complete)
+{
+    struct mpu u;
+    struct s3_part *parts = NULL;
+    size_t n = 0;
+    struct s3_result r = S3_RESULT_INIT;
+    struct drop_meta d;
+    char msg[200] = "";
+    enum sl_err e;
+    if (!mpu_open(x, h, c, m, &u))
+        goto out;
+    /* the parts S3 has are the truth: the client's list is not needed */
+    if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &parts, &n, &r)))
+        goto fail;
+    if (n == 0) {
+        e = SL_ECONFLICT;
+        goto fail;
+    }
+    if ((e = s3_mpu_complete(c, buf_str(&u.key), u.upload_id, parts, n, &r)) ||
+        (e = drop_commit_direct(c, x->cfg.s3.prefix, x->spool, u.id, NULL, &d, msg,
+                                sizeof msg)))
+        goto fail;
+    METRIC_ADD(&x->m, uploads_committed, 1);
+    json_t *j = json_pack("{s:o,s:o,s:o}", "location", reply_link(x, h, "/d/%s", u.id), "key",
+                          http_json_str(buf_str(&u.key)), "bucket",
+                          http_json_str(x->cfg.s3.bucket));
+    if (j) {
+        extras(x, h, j, u.id, NULL);
+        json_object_set_new(j, "size", json_integer((json_int_t)d.size));
+    }
+    http_reply_json(h, 200, j, NULL);
+    goto out;
+fail:
+    http_reply_error(h, e, msg[0] ? msg : NULL, NULL);
+out:
+    s3_result_free(&r);
+    free(parts);
+    buf_free(&u.key);
+}
+
+HANDLER(uppy_sign_part)
+{
+    struct mpu u;
+    struct buf url = BUF_INIT(16384);
+    if (!mpu_open(x, h, c, m, &u))
+        goto out;
+    char *end;
+    long n = strtol(m->arg[1], &end, 10);
+    if (*end || n < 1 || n > S3_MAX_PARTS) {
+        http_reply_error(h, SL_ENOTFOUND, "no such route", NULL);
+        goto out;
+    }
+    if (sign_part(x, &u, n, &url)) {
+        http_reply_error(h, SL_EINTERNAL, NULL, NULL);
+        goto out;
+    }
+    http_reply_json(h, 200,
+                    json_pack("{s:o,s:i}", "url", http_json_str(buf_str(&url)), "expires",
+                              (int)x->cfg.upload.direct_expires),
+                    NULL);
+out:
+    buf_free(&url);
+    buf_free(&u.key);
+}

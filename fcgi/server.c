@@ -1,0 +1,220 @@
+/* sluice-fcgi: the FastCGI worker. libfcgi is wrapped once here: N threads, each with its
+ * own FCGX_Request and S3 client, FCGX_Accept_r under one mutex, every request ending in
+ * FCGX_Finish_r. SIGTERM drains: stop accepting, let uploads in flight finish (rolling back
+ * what is still running after server.drain_timeout), exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "ctx.h"
+#include "http.h"
+#include "janitor.h"
+#include "router.h"
+#include "s3.h"
+#include "slots.h"
+#include "spool.h"
+
+static struct ctx ctx = {.inflight = INFLIGHT_INIT};
+static int running_threads;
+static int listen_fd;
+static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    struct s3_client *c;
+    if (s3_client_new(&ctx.cfg.s3, &c)) {
+        fprintf(stderr, "sluice-fcgi: out of memory\n");
+        __atomic_sub_fetch(&running_threads, 1, __ATOMIC_SEQ_CST);
+        return NULL;
+    }
+    FCGX_Request req;
+    FCGX_InitRequest(&req, listen_fd, 0);
+    for (;;) {
+        pthread_mutex_lock(&accept_mu);
+        int rc = atomic_load(&ctx.stopping) ? -1 : FCGX_Accept_r(&req);
+        pthread_mutex_unlock(&accept_mu);
+        if (rc < 0)
+            break;
+        METRIC_ADD(&ctx.m, requests, 1);
+        struct http h;
+        if (http_init(&h, &req))
+            http_reply_error(&h, SL_EBADREQ, "the request path is too long", NULL);
+        else
+            router_dispatch(&ctx, &h, c);
+        FCGX_Finish_r(&req);
+    }
+    FCGX_Free(&req, 1);
+    s3_client_free(c);
+    __atomic_sub_fetch(&running_threads, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void log_line(void *ud, const char *line)
+{
+    (void)ud;
+    fprintf(stderr, "sluice-fcgi: janitor: %s\n", line);
+}
+
+static void janitor_at_start(void)
+{
+    struct s3_client *c;
+    if (s3_client_new(&ctx.cfg.s3, &c))
+        return;
+    struct janitor_report rep;
+    if (janitor_run(c, ctx.cfg.s3.prefix, ctx.cfg.janitor.max_age, ctx.cfg.upload.reserve_ttl,
+                    time(NULL), 0, log_line, NULL, &rep) == SL_OK && (rep.uploads_aborted || rep.markers_removed))
+        fprintf(stderr, "sluice-fcgi: janitor: %zu stale uploads aborted, %zu reservations "
+                        "removed\n", rep.uploads_aborted, rep.markers_removed);
+    s3_client_free(c);
+}
+
+static const char usage[] =
+    "usage: sluice-fcgi [-c CONFIG] [-s SOCKET] [-t THREADS]\n"
+    "  -c CONFIG   sluice.conf (default $SLUICE_CONFIG, else /etc/sluice/sluice.conf)\n"
+    "  -s SOCKET   listen on a unix socket path or [host]:port; without it, fd 0 (spawn-fcgi)\n"
+    "  -t THREADS  request threads (default: server.threads)\n"
+    "  -l LOGFILE  append log lines here instead of stderr (spawn-fcgi sends stderr to /dev/null)\n";
+
+int main(int argc, char **argv)
+{
+    const char *cfgpath = NULL, *sock = NULL;
+    int threads = 0, ch;
+    while ((ch = getopt(argc, argv, "c:s:t:l:h")) != -1) {
+        switch (ch) {
+        case 'l':
+            if (sl_log_to(optarg)) {
+                perror(optarg);
+                return 1;
+            }
+            break;
+        case 'c': cfgpath = optarg; break;
+        case 's': sock = optarg; break;
+        case 't': threads = atoi(optarg); break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    cfgpath = config_path(cfgpath);
+    config_defaults(&ctx.cfg);
+    struct buf why = BUF_INIT(4096);
+    if (threads > 0)
+        ctx.cfg.server.threads = threads;
+    if (config_load(&ctx.cfg, cfgpath, &why) || config_validate_upload(&ctx.cfg, &why)) {
+        fprintf(stderr, "sluice-fcgi: %s\n", buf_str(&why));
+        return 1;
+    }
+    if (threads > 0)
+        ctx.cfg.server.threads = threads;   /* the flag wins over the file */
+    buf_free(&why);
+    ctx.cfgpath = cfgpath;
+    ssize_t exe = readlink("/proc/self/exe", ctx.thumbd, sizeof ctx.thumbd - 32);
+    if (exe > 0) {
+        ctx.thumbd[exe] = '\0';
+        char *slash = strrchr(ctx.thumbd, '/');
+        strcpy(slash ? slash + 1 : ctx.thumbd, "sluice-thumbd");
+    } else {
+        strcpy(ctx.thumbd, "sluice-thumbd");
+    }
+    if (ctx.cfg.thumbs.enabled && ctx.cfg.thumbs.spool_dir) {
+        char name[64];
+        snprintf(name, sizeof name, "fcgi-%d", getpid());
+        if (spool_open(ctx.cfg.thumbs.spool_dir, name, &ctx.spool)) {
+            fprintf(stderr, "sluice-fcgi: cannot open the thumbnail spool %s\n",
+                    ctx.cfg.thumbs.spool_dir);
+            return 1;
+        }
+    }
+    if (slots_open(ctx.cfg.upload.slot_dir, ctx.cfg.upload.slots, &ctx.slots)) {
+        fprintf(stderr, "sluice-fcgi: cannot create the slot files in %s\n",
+                ctx.cfg.upload.slot_dir);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (s3_global_init() || FCGX_Init()) {
+        fprintf(stderr, "sluice-fcgi: cannot initialise libcurl / libfcgi\n");
+        return 1;
+    }
+    if (!sock)
+        sock = ctx.cfg.server.socket;
+    if (sock) {
+        listen_fd = FCGX_OpenSocket(sock, 128);
+        if (listen_fd < 0) {
+            fprintf(stderr, "sluice-fcgi: cannot listen on %s: %s\n", sock, strerror(errno));
+            return 1;
+        }
+    } else if (FCGX_IsCGI()) {
+        fprintf(stderr, "sluice-fcgi: fd 0 is not a socket: run under spawn-fcgi or pass -s\n");
+        return 1;
+    }
+    if (ctx.cfg.server.janitor_on_start)
+        janitor_at_start();
+
+    /* signals go to this thread only, through sigwait */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int n = ctx.cfg.server.threads;
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    if (!t) {
+        fprintf(stderr, "sluice-fcgi: out of memory\n");
+        return 1;
+    }
+    running_threads = n;
+    int started = 0;
+    for (; started < n; started++) {
+        if (pthread_create(&t[started], NULL, worker, NULL)) {
+            fprintf(stderr, "sluice-fcgi: cannot start thread %d of %d\n", started + 1, n);
+            __atomic_sub_fetch(&running_threads, n - started, __ATOMIC_SEQ_CST);
+            break;
+        }
+    }
+    if (!started)
+        return 1;
+    fprintf(stderr, "sluice-fcgi: pid %d serving with %d threads, %d upload slots\n", getpid(), n,
+            ctx.cfg.upload.slots);
+    int sig;
+    sigwait(&set, &sig);
+    fprintf(stderr, "sluice-fcgi: %s: draining\n", strsignal(sig));
+    atomic_store(&ctx.stopping, 1);
+    shutdown(listen_fd, SHUT_RDWR);   /* wakes the threads blocked in accept() */
+    /* uploads in flight may finish until drain_timeout (or a second signal); then what is
+     * still running is rolled back, each upload answering 503 */
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ctx.cfg.server.drain_timeout;
+    while (__atomic_load_n(&running_threads, __ATOMIC_SEQ_CST) > 0) {
+        struct timespec tick = {0, 50 * 1000000};
+        if (sigtimedwait(&set, NULL, &tick) > 0) {
+            fprintf(stderr, "sluice-fcgi: second signal: rolling back uploads in flight\n");
+            break;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec >= deadline.tv_sec) {
+            fprintf(stderr, "sluice-fcgi: drain timeout: rolling back uploads in flight\n");
+            break;
+        }
+    }
+    inflight_abort_all(&ctx.inflight, SL_ESHUTDOWN);
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+    slots_close(ctx.slots);
+    spool_close(ctx.spool);
+    s3_global_cleanup();
+    config_free(&ctx.cfg);
+    fprintf(stderr, "sluice-fcgi: stopped\n");
+    return 0;
+}
