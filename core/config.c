@@ -491,38 +491,46 @@ enum sl_err config_validate_upload(const struct sluice_config *c, struct buf *wh
     return SL_OK;
 }
 
+/* path's contents parsed into c */
+static enum sl_err load_file(struct sluice_config *c, const char *path, struct buf *why)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        buf_printf(why, "%s: cannot open: %s", path, strerror(errno));
+        return SL_ECONFIG;
+    }
+    struct buf text = BUF_INIT(FILE_MAX);
+    char tmp[4096];
+    size_t n;
+    enum sl_err e = SL_OK;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        if ((e = buf_append(&text, tmp, n)))
+            break;
+    int rerr = ferror(f);
+    fclose(f);
+    if (e == SL_ETOOBIG || rerr) {
+        buf_printf(why, "%s: %s", path, rerr ? "read error" : "file too large");
+        e = SL_ECONFIG;
+        goto out;
+    }
+    if (e)
+        goto out;
+    e = config_parse(c, path, buf_str(&text), why);
+out:
+    buf_free(&text);
+    return e;
+}
+
 enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why)
 {
-    enum sl_err e = SL_OK;
-    if (path) {
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            buf_printf(why, "%s: cannot open: %s", path, strerror(errno));
-            return SL_ECONFIG;
-        }
-        struct buf text = BUF_INIT(FILE_MAX);
-        char tmp[4096];
-        size_t n;
-        while (!e && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
-            e = buf_append(&text, tmp, n);
-        int rerr = ferror(f);
-        fclose(f);
-        if (e == SL_ETOOBIG || rerr) {
-            buf_printf(why, "%s: %s", path, rerr ? "read error" : "file too large");
-            buf_free(&text);
-            return SL_ECONFIG;
-        }
-        if (!e)
-            e = config_parse(c, path, buf_str(&text), why);
-        buf_free(&text);
-    }
-    if (!e)
-        e = config_from_env(c, why);
-    if (!e && !c->s3.region && !(c->s3.region = strdup("us-east-1")))
-        e = SL_ENOMEM;
-    if (!e && !c->s3.prefix && !(c->s3.prefix = strdup("sluice/")))
-        e = SL_ENOMEM;
-    if (!e)
-        e = config_validate(c, why);
-    return e;
+    enum sl_err e;
+    if (path && (e = load_file(c, path, why)))
+        return e;
+    if ((e = config_from_env(c, why)))
+        return e;
+    if (!c->s3.region && !(c->s3.region = strdup("us-east-1")))
+        return SL_ENOMEM;
+    if (!c->s3.prefix && !(c->s3.prefix = strdup("sluice/")))
+        return SL_ENOMEM;
+    return config_validate(c, why);
 }

@@ -128,7 +128,9 @@ enum sl_err img_dimensions(const void *data, size_t n, enum img_type *t, unsigne
     default:
         break;
     }
-    if (!e && (*w == 0 || *h == 0 || *w > 0x7fffffffu || *h > 0x7fffffffu))
-        e = SL_EBADREQ;
-    return e;
+    if (e)
+        return e;
+    if (*w == 0 || *h == 0 || *w > 0x7fffffffu || *h > 0x7fffffffu)
+        return SL_EBADREQ;
+    return SL_OK;
 }

@@ -7,34 +7,33 @@
 enum sl_err json_strn(struct buf *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    enum sl_err e = buf_putc(out, '"');
-    size_t i = 0;
-    while (!e && i < n) {
+    enum sl_err e;
+    if ((e = buf_putc(out, '"')))
+        return e;
+    for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
+        size_t l = 1;   /* input bytes this step takes */
         if (c == '"' || c == '\\') {
             char t[2] = {'\\', (char)c};
             e = buf_append(out, t, 2);
-            i++;
         } else if (c < 0x20 || c == 0x7f) {
             e = buf_printf(out, "\\u%04x", c);
-            i++;
         } else if (c < 0x80) {
             e = buf_putc(out, (char)c);
-            i++;
         } else {
-            size_t l = utf8_seq_len(p + i, n - i);
+            l = utf8_seq_len(p + i, n - i);
             if (l == 0) {
-                e = buf_puts(out, "\xef\xbf\xbd");
-                i++;
+                e = buf_puts(out, "\xef\xbf\xbd");   /* not UTF-8: U+FFFD for this byte */
+                l = 1;
             } else {
                 e = buf_append(out, p + i, l);
-                i += l;
             }
         }
+        if (e)
+            return e;
+        i += l;
     }
-    if (!e)
-        e = buf_putc(out, '"');
-    return e;
+    return buf_putc(out, '"');
 }
 
 enum sl_err json_str(struct buf *out, const char *s)

@@ -295,7 +295,7 @@ enum sl_err mp_feed(struct mp_parser *p, const void *data, size_t n)
             /* copy up to and including the blank line that ends the block */
             while (i < n) {
                 if ((e = buf_putc(&p->hdr, (char)s[i])))
-                    return fail(p, e == SL_ETOOBIG ? SL_ETOOBIG : e);
+                    return fail(p, e);
                 i++;
                 size_t l = p->hdr.len;
                 int end = (l == 2 && memcmp(p->hdr.data, "\r\n", 2) == 0) ||

@@ -61,13 +61,13 @@ enum sl_err queue_push(struct queue *q, const void *p, size_t n)
     const unsigned char *src = p;
     enum sl_err e = SL_OK;
     pthread_mutex_lock(&q->mu);
-    if (q->closed && !q->err)
-        e = SL_EINTERNAL;
-    while (n > 0 && !e) {
-        if (q->err) {
-            e = q->err;
-            break;
-        }
+    if (q->closed && !q->err) {
+        e = SL_EINTERNAL;   /* a push after close is a caller bug */
+        goto out;
+    }
+    while (n > 0) {
+        if ((e = q->err))
+            goto out;
         if (q->used == q->cap) {
             q->st.producer_waits++;
             while (q->used == q->cap && !q->err)
@@ -89,6 +89,7 @@ enum sl_err queue_push(struct queue *q, const void *p, size_t n)
             q->st.high_water = q->used;
         pthread_cond_broadcast(&q->can_pop);   /* (several part senders may wait) */
     }
+out:
     pthread_mutex_unlock(&q->mu);
     return e;
 }

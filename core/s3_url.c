@@ -84,14 +84,12 @@ static enum sl_err host_header(const struct s3_config *cfg, const struct s3_endp
                                struct buf *host)
 {
     buf_reset(host);
-    enum sl_err e = SL_OK;
-    if (!cfg->path_style)
-        e = buf_printf(host, "%s.", cfg->bucket);
-    if (!e)
-        e = buf_printf(host, ep->ipv6 ? "[%s]" : "%s", ep->host);
-    if (!e && !ep->default_port)
-        e = buf_printf(host, ":%d", ep->port);
-    return e;
+    enum sl_err e;
+    if (!cfg->path_style && (e = buf_printf(host, "%s.", cfg->bucket)))
+        return e;
+    if ((e = buf_printf(host, ep->ipv6 ? "[%s]" : "%s", ep->host)))
+        return e;
+    return ep->default_port ? SL_OK : buf_printf(host, ":%d", ep->port);
 }
 
 enum sl_err s3_url(const struct s3_config *cfg, const char *key, const char *query,
@@ -106,23 +104,20 @@ enum sl_err s3_url(const struct s3_config *cfg, const char *key, const char *que
     if ((e = host_header(cfg, &ep, host)))
         return e;
     buf_reset(path);
-    if (cfg->path_style) {
-        e = buf_putc(path, '/');
-        if (!e)
-            e = sigv4_uri_encode(path, cfg->bucket, strlen(cfg->bucket), 0);
-        if (!e && key)
-            e = buf_putc(path, '/');
-    } else {
-        e = buf_putc(path, '/');
-    }
-    if (!e && key)
-        e = sigv4_uri_encode(path, key, strlen(key), 1);
     buf_reset(url);
-    if (!e)
-        e = buf_printf(url, "%s://%s%s", ep.scheme, buf_str(host), buf_str(path));
-    if (!e && query && *query)
-        e = buf_printf(url, "?%s", query);
-    return e;
+    if ((e = buf_putc(path, '/')))
+        return e;
+    if (cfg->path_style) {
+        if ((e = sigv4_uri_encode(path, cfg->bucket, strlen(cfg->bucket), 0)))
+            return e;
+        if (key && (e = buf_putc(path, '/')))
+            return e;
+    }
+    if (key && (e = sigv4_uri_encode(path, key, strlen(key), 1)))
+        return e;
+    if ((e = buf_printf(url, "%s://%s%s", ep.scheme, buf_str(host), buf_str(path))))
+        return e;
+    return query && *query ? buf_printf(url, "?%s", query) : SL_OK;
 }
 
 void s3_amz_date(time_t t, char out[17])
@@ -147,31 +142,31 @@ enum sl_err s3_presign(const struct s3_config *cfg, const char *method, const ch
 {
     struct buf host = BUF_INIT(URL_MAX), path = BUF_INIT(URL_MAX), q = BUF_INIT(URL_MAX);
     struct sigv4_header *h = NULL;
-    struct sigv4_out out;
-    sigv4_out_init(&out);
-    enum sl_err e = s3_url(cfg, key, NULL, url, &host, &path);
-    if (!e && n_headers) {
-        h = calloc(n_headers, sizeof *h);
-        if (!h)
-            e = SL_ENOMEM;
-        for (size_t i = 0; h && i < n_headers; i++) {
-            h[i].name = headers[i].name;
-            h[i].value = headers[i].value;
-        }
+    struct sigv4_out sig;
+    sigv4_out_init(&sig);
+    struct sigv4_key k;
+    sigv4_key_of(cfg, &k);
+    char date[17];
+    s3_amz_date(now, date);
+    enum sl_err e;
+    if ((e = s3_url(cfg, key, NULL, url, &host, &path)))
+        goto out;
+    if (n_headers && !(h = calloc(n_headers, sizeof *h))) {
+        e = SL_ENOMEM;
+        goto out;
     }
-    if (!e) {
-        struct sigv4_key k;
-        sigv4_key_of(cfg, &k);
-        char date[17];
-        s3_amz_date(now, date);
-        struct sigv4_presign p = {method, buf_str(&host), buf_str(&path), extra_query,
-                                  h, n_headers, expires};
-        e = sigv4_presign(&k, date, &p, &out, &q);
+    for (size_t i = 0; i < n_headers; i++) {
+        h[i].name = headers[i].name;
+        h[i].value = headers[i].value;
     }
-    if (!e)
-        e = buf_printf(url, "?%s", buf_str(&q));
+    struct sigv4_presign p = {method, buf_str(&host), buf_str(&path), extra_query,
+                              h, n_headers, expires};
+    if ((e = sigv4_presign(&k, date, &p, &sig, &q)))
+        goto out;
+    e = buf_printf(url, "?%s", buf_str(&q));
+out:
     free(h);
-    sigv4_out_free(&out);
+    sigv4_out_free(&sig);
     buf_free(&host);
     buf_free(&path);
     buf_free(&q);
@@ -194,22 +189,27 @@ static enum sl_err add_field(struct s3_post_form *f, const char *name, const cha
     return SL_OK;
 }
 
+/* before, s as a JSON string, then after */
+static enum sl_err put_json(struct buf *b, const char *before, const char *s, const char *after)
+{
+    enum sl_err e;
+    if ((e = buf_puts(b, before)))
+        return e;
+    if ((e = json_str(b, s)))
+        return e;
+    return buf_puts(b, after);
+}
+
 /* {"name":"value"} condition, and the matching form field */
 static enum sl_err exact(struct buf *pol, struct s3_post_form *f, const char *name,
-                         const char *value, int field)
+                         const char *value)
 {
-    enum sl_err e = buf_puts(pol, ",{");
-    if (!e)
-        e = json_str(pol, name);
-    if (!e)
-        e = buf_putc(pol, ':');
-    if (!e)
-        e = json_str(pol, value);
-    if (!e)
-        e = buf_putc(pol, '}');
-    if (!e && field)
-        e = add_field(f, name, value);
-    return e;
+    enum sl_err e;
+    if ((e = put_json(pol, ",{", name, ":")))
+        return e;
+    if ((e = put_json(pol, "", value, "}")))
+        return e;
+    return add_field(f, name, value);
 }
 
 enum sl_err s3_post_policy(const struct s3_config *cfg, const struct s3_post_opts *o, time_t now,
@@ -233,64 +233,58 @@ enum sl_err s3_post_policy(const struct s3_config *cfg, const struct s3_post_opt
     snprintf(cred, sizeof cred, "%s/%.8s/%s/s3/aws4_request", k.access_key_id ? k.access_key_id : "",
              date, k.region);
 
-    enum sl_err e = s3_url(cfg, NULL, NULL, &out->url, &host, &path);
-    if (!e)
-        e = buf_printf(&pol, "{\"expiration\":\"%s\",\"conditions\":[", expiry);
-    if (!e)
-        e = buf_puts(&pol, "{\"bucket\":");
-    if (!e)
-        e = json_str(&pol, cfg->bucket);
-    if (!e)
-        e = buf_putc(&pol, '}');
-    if (!e && o->starts_with) {
-        e = buf_puts(&pol, ",[\"starts-with\",\"$key\",");
-        if (!e)
-            e = json_str(&pol, o->key);
-        if (!e)
-            e = buf_putc(&pol, ']');
-        if (!e)
-            e = buf_printf(&keyf, "%s${filename}", o->key);
-        if (!e)
-            e = add_field(out, "key", buf_str(&keyf));
-    } else if (!e) {
-        e = exact(&pol, out, "key", o->key, 1);
-    }
-    if (!e && o->max_size)
-        e = buf_printf(&pol, ",[\"content-length-range\",%llu,%llu]",
-                       (unsigned long long)o->min_size, (unsigned long long)o->max_size);
-    if (!e && o->content_type)
-        e = exact(&pol, out, "Content-Type", o->content_type, 1);
-    if (!e && o->success_status) {
-        char st[8];
-        snprintf(st, sizeof st, "%d", o->success_status);
-        e = exact(&pol, out, "success_action_status", st, 1);
-    }
-    if (!e)
-        e = exact(&pol, out, "x-amz-credential", cred, 1);
-    if (!e)
-        e = exact(&pol, out, "x-amz-algorithm", SIGV4_ALGORITHM, 1);
-    if (!e)
-        e = exact(&pol, out, "x-amz-date", date, 1);
-    if (!e && k.session_token && *k.session_token)
-        e = exact(&pol, out, "x-amz-security-token", k.session_token, 1);
-    if (!e)
-        e = buf_puts(&pol, "]}");
-    if (!e) {
-        b64 = malloc(4 * ((pol.len + 2) / 3) + 1);
-        if (!b64)
-            e = SL_ENOMEM;
-        else
-            EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pol.data, (int)pol.len);
-    }
-    if (!e)
-        e = add_field(out, "policy", b64);
-    char date8[9];
+    char date8[9], st[8];
     memcpy(date8, date, 8);
     date8[8] = '\0';
-    if (!e)
-        e = sigv4_post_signature(&k, date8, b64, sig);
-    if (!e)
-        e = add_field(out, "x-amz-signature", sig);
+    snprintf(st, sizeof st, "%d", o->success_status);
+
+    enum sl_err e;
+    if ((e = s3_url(cfg, NULL, NULL, &out->url, &host, &path)))
+        goto out;
+    if ((e = buf_printf(&pol, "{\"expiration\":\"%s\",\"conditions\":[", expiry)))
+        goto out;
+    if ((e = put_json(&pol, "{\"bucket\":", cfg->bucket, "}")))
+        goto out;
+    if (o->starts_with) {
+        if ((e = put_json(&pol, ",[\"starts-with\",\"$key\",", o->key, "]")))
+            goto out;
+        if ((e = buf_printf(&keyf, "%s${filename}", o->key)))
+            goto out;
+        if ((e = add_field(out, "key", buf_str(&keyf))))
+            goto out;
+    } else if ((e = exact(&pol, out, "key", o->key))) {
+        goto out;
+    }
+    if (o->max_size && (e = buf_printf(&pol, ",[\"content-length-range\",%llu,%llu]",
+                                       (unsigned long long)o->min_size,
+                                       (unsigned long long)o->max_size)))
+        goto out;
+    if (o->content_type && (e = exact(&pol, out, "Content-Type", o->content_type)))
+        goto out;
+    if (o->success_status && (e = exact(&pol, out, "success_action_status", st)))
+        goto out;
+    if ((e = exact(&pol, out, "x-amz-credential", cred)))
+        goto out;
+    if ((e = exact(&pol, out, "x-amz-algorithm", SIGV4_ALGORITHM)))
+        goto out;
+    if ((e = exact(&pol, out, "x-amz-date", date)))
+        goto out;
+    if (k.session_token && *k.session_token &&
+        (e = exact(&pol, out, "x-amz-security-token", k.session_token)))
+        goto out;
+    if ((e = buf_puts(&pol, "]}")))
+        goto out;
+    if (!(b64 = malloc(4 * ((pol.len + 2) / 3) + 1))) {
+        e = SL_ENOMEM;
+        goto out;
+    }
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pol.data, (int)pol.len);
+    if ((e = add_field(out, "policy", b64)))
+        goto out;
+    if ((e = sigv4_post_signature(&k, date8, b64, sig)))
+        goto out;
+    e = add_field(out, "x-amz-signature", sig);
+out:
     free(b64);
     buf_free(&host);
     buf_free(&path);

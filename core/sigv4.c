@@ -145,11 +145,13 @@ enum sl_err sigv4_canonical_path(struct buf *out, const char *path)
     if (!path || !*path)
         return buf_putc(out, '/');
     struct buf raw = BUF_INIT(CREQ_MAX);
-    enum sl_err e = uri_decode(&raw, path, strlen(path));
-    if (!e && raw.data[0] != '/')
-        e = buf_putc(out, '/');
-    if (!e)
-        e = sigv4_uri_encode(out, raw.data, raw.len, 1);
+    enum sl_err e;
+    if ((e = uri_decode(&raw, path, strlen(path))))
+        goto out;
+    if (raw.data[0] != '/' && (e = buf_putc(out, '/')))
+        goto out;
+    e = sigv4_uri_encode(out, raw.data, raw.len, 1);
+out:
     buf_free(&raw);
     return e;
 }
@@ -170,18 +172,19 @@ static int qpair_cmp(const void *a, const void *b)
 static enum sl_err reencode(const char *s, size_t n, char **res)
 {
     struct buf raw = BUF_INIT(CREQ_MAX), enc = BUF_INIT(CREQ_MAX);
-    enum sl_err e = uri_decode(&raw, s, n);
-    if (!e)
-        e = sigv4_uri_encode(&enc, buf_str(&raw), raw.len, 0);
-    if (!e && !enc.data)
-        e = buf_puts(&enc, "");
+    enum sl_err e;
+    if ((e = uri_decode(&raw, s, n)))
+        goto out;
+    if ((e = sigv4_uri_encode(&enc, buf_str(&raw), raw.len, 0)))
+        goto out;
+    if (!enc.data && (e = buf_puts(&enc, "")))
+        goto out;
+    *res = enc.data;   /* the string is the caller's now */
+    enc.data = NULL;
+out:
     buf_free(&raw);
-    if (e) {
-        buf_free(&enc);
-        return e;
-    }
-    *res = enc.data;
-    return SL_OK;
+    buf_free(&enc);
+    return e;
 }
 
 enum sl_err sigv4_canonical_query(struct buf *out, const char *query)
@@ -196,26 +199,26 @@ enum sl_err sigv4_canonical_query(struct buf *out, const char *query)
         return SL_ENOMEM;
     size_t n = 0;
     enum sl_err e = SL_OK;
-    const char *p = query;
-    while (*p && !e) {
+    for (const char *p = query; *p;) {
         const char *end = strchr(p, '&');
         if (!end)
             end = p + strlen(p);
         if (end > p) {
             const char *eq = memchr(p, '=', (size_t)(end - p));
             const char *nend = eq ? eq : end;
-            e = reencode(p, (size_t)(nend - p), &v[n].name);
-            if (!e)
-                e = reencode(eq ? eq + 1 : end, eq ? (size_t)(end - eq - 1) : 0, &v[n].value);
-            n++;
+            struct qpair *q = &v[n++];   /* counted now: freed below even if half filled */
+            if ((e = reencode(p, (size_t)(nend - p), &q->name)))
+                goto out;
+            if ((e = reencode(eq ? eq + 1 : end, eq ? (size_t)(end - eq - 1) : 0, &q->value)))
+                goto out;
         }
         p = *end ? end + 1 : end;
     }
-    if (!e) {
-        qsort(v, n, sizeof *v, qpair_cmp);
-        for (size_t i = 0; i < n && !e; i++)
-            e = buf_printf(out, "%s%s=%s", i ? "&" : "", v[i].name, v[i].value);
-    }
+    qsort(v, n, sizeof *v, qpair_cmp);
+    for (size_t i = 0; i < n; i++)
+        if ((e = buf_printf(out, "%s%s=%s", i ? "&" : "", v[i].name, v[i].value)))
+            goto out;
+out:
     for (size_t i = 0; i < n; i++) {
         free(v[i].name);
         free(v[i].value);
@@ -287,37 +290,36 @@ static enum sl_err canonical_headers(const struct sigv4_header *h, size_t n, str
     struct chdr *v = calloc(n, sizeof *v);
     if (!v)
         return SL_ENOMEM;
-    enum sl_err e = SL_OK;
-    for (size_t i = 0; i < n && !e; i++) {
+    enum sl_err e;
+    for (size_t i = 0; i < n; i++) {
         if (!valid_header_name(h[i].name) || !h[i].value) {
             e = SL_EBADREQ;
-            break;
+            goto out;
         }
         v[i].name = strdup(h[i].name);
         v[i].value = canonical_value(h[i].value);
         v[i].order = i;
         if (!v[i].name || !v[i].value) {
             e = SL_ENOMEM;
-            break;
+            goto out;
         }
         for (char *c = v[i].name; *c; c++)
             *c = (char)tolower((unsigned char)*c);
     }
-    if (!e) {
-        qsort(v, n, sizeof *v, chdr_cmp);
-        for (size_t i = 0; i < n && !e; i++) {
-            int same = i > 0 && strcmp(v[i].name, v[i - 1].name) == 0;
-            if (same) {
-                e = buf_printf(creq, ",%s", v[i].value);
-            } else {
-                e = buf_printf(creq, "%s%s:%s", i ? "\n" : "", v[i].name, v[i].value);
-                if (!e)
-                    e = buf_printf(signed_headers, "%s%s", i ? ";" : "", v[i].name);
-            }
+    qsort(v, n, sizeof *v, chdr_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(v[i].name, v[i - 1].name) == 0) {   /* repeated: values join */
+            if ((e = buf_printf(creq, ",%s", v[i].value)))
+                goto out;
+            continue;
         }
-        if (!e)
-            e = buf_putc(creq, '\n');
+        if ((e = buf_printf(creq, "%s%s:%s", i ? "\n" : "", v[i].name, v[i].value)))
+            goto out;
+        if ((e = buf_printf(signed_headers, "%s%s", i ? ";" : "", v[i].name)))
+            goto out;
     }
+    e = buf_putc(creq, '\n');
+out:
     for (size_t i = 0; i < n; i++) {
         free(v[i].name);
         free(v[i].value);
@@ -339,16 +341,16 @@ static enum sl_err sign_canonical(const struct sigv4_key *k, const char *amz_dat
     buf_reset(&out->creq);
     buf_reset(&out->sts);
     buf_reset(&out->signed_headers);
-    enum sl_err e = buf_printf(&out->creq, "%s\n", method);
-    if (!e)
-        e = sigv4_canonical_path(&out->creq, path);
-    if (!e)
-        e = buf_printf(&out->creq, "\n%s\n", cquery);
-    if (!e)
-        e = canonical_headers(h, nh, &out->creq, &out->signed_headers);
-    if (!e)
-        e = buf_printf(&out->creq, "\n%s\n%s", buf_str(&out->signed_headers), payload_hash);
-    if (e)
+    enum sl_err e;
+    if ((e = buf_printf(&out->creq, "%s\n", method)))
+        return e;
+    if ((e = sigv4_canonical_path(&out->creq, path)))
+        return e;
+    if ((e = buf_printf(&out->creq, "\n%s\n", cquery)))
+        return e;
+    if ((e = canonical_headers(h, nh, &out->creq, &out->signed_headers)))
+        return e;
+    if ((e = buf_printf(&out->creq, "\n%s\n%s", buf_str(&out->signed_headers), payload_hash)))
         return e;
 
     char date8[9], creq_hash[65];
@@ -374,27 +376,29 @@ enum sl_err sigv4_sign(const struct sigv4_key *k, const char *amz_date,
                        const struct sigv4_request *r, struct sigv4_out *out)
 {
     struct buf cq = BUF_INIT(CREQ_MAX);
-    enum sl_err e = sigv4_canonical_query(&cq, r->query);
-    if (!e)
-        e = sign_canonical(k, amz_date, r->method, r->path, buf_str(&cq), r->headers,
-                           r->n_headers, r->payload_hash, out);
-    buf_free(&cq);
-    if (e)
-        return e;
+    enum sl_err e;
+    if ((e = sigv4_canonical_query(&cq, r->query)))
+        goto out;
+    if ((e = sign_canonical(k, amz_date, r->method, r->path, buf_str(&cq), r->headers,
+                            r->n_headers, r->payload_hash, out)))
+        goto out;
     buf_reset(&out->authorization);
-    return buf_printf(&out->authorization,
-                      SIGV4_ALGORITHM " Credential=%s/%.8s/%s/%s/aws4_request, "
-                      "SignedHeaders=%s, Signature=%s",
-                      k->access_key_id, amz_date, k->region, k->service,
-                      buf_str(&out->signed_headers), out->signature);
+    e = buf_printf(&out->authorization,
+                   SIGV4_ALGORITHM " Credential=%s/%.8s/%s/%s/aws4_request, "
+                   "SignedHeaders=%s, Signature=%s",
+                   k->access_key_id, amz_date, k->region, k->service,
+                   buf_str(&out->signed_headers), out->signature);
+out:
+    buf_free(&cq);
+    return e;
 }
 
 static enum sl_err put_param(struct buf *q, const char *name, const char *value)
 {
-    enum sl_err e = buf_printf(q, "%s%s=", q->len ? "&" : "", name);
-    if (!e)
-        e = sigv4_uri_encode(q, value, strlen(value), 0);
-    return e;
+    enum sl_err e;
+    if ((e = buf_printf(q, "%s%s=", q->len ? "&" : "", name)))
+        return e;
+    return sigv4_uri_encode(q, value, strlen(value), 0);
 }
 
 enum sl_err sigv4_presign(const struct sigv4_key *k, const char *amz_date,
@@ -417,35 +421,35 @@ enum sl_err sigv4_presign(const struct sigv4_key *k, const char *amz_date,
         h[i + 1] = p->headers[i];
 
     /* SignedHeaders needs the sorted, lower-cased names: let the canonicaliser make them */
-    enum sl_err e = canonical_headers(h, nh, &scratch, &sh);
     char cred[512], expires[24];
-    if (!e && (size_t)snprintf(cred, sizeof cred, "%s/%.8s/%s/%s/aws4_request", k->access_key_id,
-                               amz_date, k->region, k->service) >= sizeof cred)
+    enum sl_err e;
+    if ((e = canonical_headers(h, nh, &scratch, &sh)))
+        goto out;
+    if ((size_t)snprintf(cred, sizeof cred, "%s/%.8s/%s/%s/aws4_request", k->access_key_id,
+                         amz_date, k->region, k->service) >= sizeof cred) {
         e = SL_ECONFIG;
-    snprintf(expires, sizeof expires, "%ld", p->expires);
-    if (!e)
-        e = put_param(&raw, "X-Amz-Algorithm", SIGV4_ALGORITHM);
-    if (!e)
-        e = put_param(&raw, "X-Amz-Credential", cred);
-    if (!e)
-        e = put_param(&raw, "X-Amz-Date", amz_date);
-    if (!e)
-        e = put_param(&raw, "X-Amz-Expires", expires);
-    if (!e && k->session_token && *k->session_token)
-        e = put_param(&raw, "X-Amz-Security-Token", k->session_token);
-    if (!e)
-        e = put_param(&raw, "X-Amz-SignedHeaders", buf_str(&sh));
-    if (!e && p->extra_query && *p->extra_query)
-        e = buf_printf(&raw, "&%s", p->extra_query);
-    if (!e)
-        e = sigv4_canonical_query(&cq, buf_str(&raw));
-    if (!e)
-        e = sign_canonical(k, amz_date, p->method, p->path, buf_str(&cq), h, nh,
-                           SIGV4_UNSIGNED_PAYLOAD, out);
-    if (!e) {
-        buf_reset(query_out);
-        e = buf_printf(query_out, "%s&X-Amz-Signature=%s", buf_str(&cq), out->signature);
+        goto out;
     }
+    snprintf(expires, sizeof expires, "%ld", p->expires);
+    const char *token = k->session_token && *k->session_token ? k->session_token : NULL;
+    const char *const params[][2] = {   /* in this order; a NULL value is left out */
+        {"X-Amz-Algorithm", SIGV4_ALGORITHM}, {"X-Amz-Credential", cred},
+        {"X-Amz-Date", amz_date},             {"X-Amz-Expires", expires},
+        {"X-Amz-Security-Token", token},      {"X-Amz-SignedHeaders", buf_str(&sh)},
+    };
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        if (params[i][1] && (e = put_param(&raw, params[i][0], params[i][1])))
+            goto out;
+    if (p->extra_query && *p->extra_query && (e = buf_printf(&raw, "&%s", p->extra_query)))
+        goto out;
+    if ((e = sigv4_canonical_query(&cq, buf_str(&raw))))
+        goto out;
+    if ((e = sign_canonical(k, amz_date, p->method, p->path, buf_str(&cq), h, nh,
+                            SIGV4_UNSIGNED_PAYLOAD, out)))
+        goto out;
+    buf_reset(query_out);
+    e = buf_printf(query_out, "%s&X-Amz-Signature=%s", buf_str(&cq), out->signature);
+out:
     buf_free(&raw);
     buf_free(&cq);
     buf_free(&sh);
@@ -476,13 +480,14 @@ enum sl_err sigv4_chunk_signature(const unsigned char signing_key[32], const cha
     char chunk_hash[65];
     sigv4_sha256_hex(data, n, chunk_hash);
     struct buf sts = BUF_INIT(CREQ_MAX);
-    enum sl_err e = buf_printf(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s", amz_date,
-                               scope, prev_sig, SIGV4_EMPTY_SHA256, chunk_hash);
-    if (!e) {
-        unsigned char mac[32];
-        hmac(signing_key, 32, sts.data, sts.len, mac);
-        sigv4_hex(mac, sizeof mac, sig);
-    }
+    unsigned char mac[32];
+    enum sl_err e;
+    if ((e = buf_printf(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s", amz_date, scope,
+                        prev_sig, SIGV4_EMPTY_SHA256, chunk_hash)))
+        goto out;
+    hmac(signing_key, 32, sts.data, sts.len, mac);
+    sigv4_hex(mac, sizeof mac, sig);
+out:
     buf_free(&sts);
     return e;
 }

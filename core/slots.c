@@ -36,14 +36,15 @@ enum sl_err slots_open(const char *dir, int n, struct slots **out)
         char p[4096];
         slot_path(s, i, p, sizeof p);
         int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            free(s);
-            return SL_EIO;
-        }
+        if (fd < 0)
+            goto fail;
         close(fd);
     }
     *out = s;
     return SL_OK;
+fail:
+    free(s);
+    return SL_EIO;
 }
 
 void slots_close(struct slots *s)

@@ -140,14 +140,16 @@ static int cmd_presign(struct sluice_config *c, int argc, char **argv)
     if (o.content_length)
         h[nh++] = (struct s3_kv){"content-length", (char *)o.content_length};
     struct buf url = BUF_INIT(64 * 1024);
-    enum sl_err e = s3_presign(&c->s3, method, key, NULL, h, nh, o.expires, o.at, &url);
-    if (e) {
-        buf_free(&url);
-        return die("presign: %s", sl_err_str(e));
+    int rc = 0;
+    enum sl_err e;
+    if ((e = s3_presign(&c->s3, method, key, NULL, h, nh, o.expires, o.at, &url))) {
+        rc = die("presign: %s", sl_err_str(e));
+        goto out;
     }
     puts(buf_str(&url));
+out:
     buf_free(&url);
-    return 0;
+    return rc;
 }
 
 static int cmd_post_policy(struct sluice_config *c, int argc, char **argv)
@@ -385,20 +387,17 @@ int main(int argc, char **argv)
     struct sluice_config c;
     config_defaults(&c);
     struct buf why = BUF_INIT(4096);
+    int rc = 1;
     if (config_load(&c, cfgpath, &why)) {
         fprintf(stderr, "sluicectl: %s\n", buf_str(&why));
-        buf_free(&why);
-        config_free(&c);
-        return 1;
+        goto out;
     }
-    buf_free(&why);
     if (s3_global_init()) {
-        config_free(&c);
-        return die("%s", "cannot initialise libcurl");
+        rc = die("%s", "cannot initialise libcurl");
+        goto out;
     }
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
-    int rc;
     if (!strcmp(cmd, "presign"))
         rc = cmd_presign(&c, sub_argc, sub_argv);
     else if (!strcmp(cmd, "post-policy"))
@@ -410,6 +409,8 @@ int main(int argc, char **argv)
     else
         rc = cmd_janitor(&c, sub_argc, sub_argv);
     s3_global_cleanup();
+out:
+    buf_free(&why);
     config_free(&c);
     return rc;
 }

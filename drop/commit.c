@@ -10,13 +10,48 @@
 
 #include <openssl/evp.h>
 
-struct hasher {
-    EVP_MD_CTX *md;
-};
-
 static enum sl_err hash_sink(void *ud, const void *p, size_t n)
 {
-    return EVP_DigestUpdate(((struct hasher *)ud)->md, p, n) ? SL_OK : SL_EINTERNAL;
+    return EVP_DigestUpdate(ud, p, n) ? SL_OK : SL_EINTERNAL;
+}
+
+/* the sha256 (hex) of the object at key, read through */
+static enum sl_err object_sha256(struct s3_client *c, const char *key, char hex[65],
+                                 struct s3_result *r)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char d[32];
+    unsigned int dl = 0;
+    enum sl_err e;
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        e = SL_ENOMEM;
+        goto out;
+    }
+    if ((e = s3_get_object(c, key, NULL, hash_sink, md, r)))
+        goto out;
+    if (!EVP_DigestFinal_ex(md, d, &dl)) {
+        e = SL_EINTERNAL;
+        goto out;
+    }
+    sigv4_hex(d, 32, hex);
+out:
+    EVP_MD_CTX_free(md);
+    return e;
+}
+
+/* the bytes at key are not what was announced: delete them, or say in msg that they stay
+ * for now (the janitor deletes them once the reservation expires) */
+static void remove_rejected(struct s3_client *c, const char *key, struct s3_result *r,
+                            char *msg, size_t msglen)
+{
+    enum sl_err e = s3_delete_object(c, key, r);
+    if (e == SL_OK || e == SL_ES3_NOTFOUND)
+        return;
+    fprintf(stderr, "sluice: cannot delete the rejected upload %s: %s [HTTP %ld %s]\n", key,
+            sl_err_str(e), r->status, r->code);
+    size_t l = strlen(msg);
+    if (l + 1 < msglen)
+        snprintf(msg + l, msglen - l, "; the bytes could not be removed yet; the janitor will");
 }
 
 enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct spool *spool,
@@ -64,30 +99,20 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
          * until it expires, so the client may upload again */
         snprintf(msg, msglen, "the uploaded file has %llu bytes, %llu were announced",
                  (unsigned long long)r.content_length, (unsigned long long)m->size);
-        s3_delete_object(c, buf_str(&key), &r);
+        remove_rejected(c, buf_str(&key), &r, msg, msglen);
         e = SL_EUNPROCESSABLE;
         goto out;
     }
     m->sha256[0] = '\0';   /* unknown: the bytes went straight to S3 */
     if (want_sha256) {
         /* the client asked for a check: only then do the bytes pass through here */
-        struct hasher hs = {EVP_MD_CTX_new()};
-        unsigned char d[32];
-        unsigned int dl = 0;
         char got[65];
-        e = hs.md && EVP_DigestInit_ex(hs.md, EVP_sha256(), NULL) ? SL_OK : SL_ENOMEM;
-        if (!e)
-            e = s3_get_object(c, buf_str(&key), NULL, hash_sink, &hs, &r);
-        if (!e && !EVP_DigestFinal_ex(hs.md, d, &dl))
-            e = SL_EINTERNAL;
-        EVP_MD_CTX_free(hs.md);
-        if (e)
+        if ((e = object_sha256(c, buf_str(&key), got, &r)))
             goto out;
-        sigv4_hex(d, 32, got);
         if (strcmp(got, want_sha256) != 0) {
             snprintf(msg, msglen, "the uploaded file's sha256 is %s, not the %s announced", got,
                      want_sha256);
-            s3_delete_object(c, buf_str(&key), &r);
+            remove_rejected(c, buf_str(&key), &r, msg, msglen);
             e = SL_EUNPROCESSABLE;
             goto out;
         }
@@ -101,13 +126,12 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
     struct s3_kv kv[DROP_META_KV];
     size_t nkv;
     struct s3_body empty = {.length = 0, .mem = ""};
-    e = drop_meta_to_kv(m, 0, kv, &nkv, &scratch);
+    if ((e = drop_meta_to_kv(m, 0, kv, &nkv, &scratch)))
+        goto out;
+    if ((e = drop_key(&key, prefix, "meta", id)))
+        goto out;
     struct s3_put_opts po = {.content_type = m->content_type, .meta = kv, .n_meta = nkv};
-    if (!e)
-        e = drop_key(&key, prefix, "meta", id);
-    if (!e)
-        e = s3_put_object(c, buf_str(&key), &empty, &po, &r);
-    if (e)
+    if ((e = s3_put_object(c, buf_str(&key), &empty, &po, &r)))
         goto out;
     if (spool && strcmp(m->image, "none") != 0)
         spool_submit(spool, m->id);
@@ -120,15 +144,18 @@ out:
     return e;
 }
 
-
 enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id)
 {
     struct buf key = BUF_INIT(4096);
     struct s3_result r = {0};
-    enum sl_err e = drop_key(&key, prefix, "reserved", id);
-    if (!e)
-        e = s3_delete_object(c, buf_str(&key), &r);
+    enum sl_err e;
+    if ((e = drop_key(&key, prefix, "reserved", id)))
+        goto out;
+    e = s3_delete_object(c, buf_str(&key), &r);
+    if (e == SL_ES3_NOTFOUND)
+        e = SL_OK;   /* gone already */
+out:
     s3_result_free(&r);
     buf_free(&key);
-    return e == SL_ES3_NOTFOUND ? SL_OK : e;
+    return e;
 }

@@ -199,55 +199,62 @@ enum sl_err drop_pct_decode(struct buf *out, const char *s, size_t n)
 enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
                                      const char *name)
 {
-    enum sl_err e = buf_printf(out, "%s; filename=\"", disposition);
+    enum sl_err e;
+    if ((e = buf_printf(out, "%s; filename=\"", disposition)))
+        return e;
     /* the ASCII fallback: printable ASCII without quotes or backslashes */
-    for (const char *p = name; !e && *p; p++) {
+    for (const char *p = name; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        e = buf_putc(out, c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '_');
+        if ((e = buf_putc(out, c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '_')))
+            return e;
     }
-    if (!e)
-        e = buf_puts(out, "\"; filename*=UTF-8''");
-    if (!e)
-        e = drop_pct_encode(out, name);
-    return e;
+    if ((e = buf_puts(out, "\"; filename*=UTF-8''")))
+        return e;
+    return drop_pct_encode(out, name);
 }
 
 enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
                             struct s3_kv kv[DROP_META_KV], size_t *n, struct buf *scratch)
 {
+    *n = 0;   /* callers append their own entries to kv even when this fails */
     buf_reset(scratch);
     /* every value is written first, then pointed at: scratch may move while it grows */
-    size_t at[DROP_META_KV];
-    enum sl_err e = SL_OK;
-    at[0] = scratch->len;
-    e = drop_pct_encode(scratch, m->name);
-    if (!e)
-        e = buf_putc(scratch, '\0');
-    at[1] = scratch->len;
-    if (!e)
-        e = buf_printf(scratch, "%s%c", m->token_hash, '\0');
-    at[2] = scratch->len;
-    if (!e)
-        e = buf_printf(scratch, "%lld%c", (long long)m->created, '\0');
-    at[3] = scratch->len;
-    if (!e)
-        e = buf_printf(scratch, "%llu%c", (unsigned long long)m->size, '\0');
-    at[4] = scratch->len;
-    if (!e)
-        e = buf_printf(scratch, "%s%c", m->sha256, '\0');
-    at[5] = scratch->len;
-    if (!e)
-        e = buf_printf(scratch, "%s%c", m->image[0] ? m->image : "none", '\0');
-    if (e)
-        return e;
     static const char *const names[DROP_META_KV] = {"name", "token-hash", "created", "size",
                                                     "sha256", "image"};
+    char created[24], size[24];
+    snprintf(created, sizeof created, "%lld", (long long)m->created);
+    snprintf(size, sizeof size, "%llu", (unsigned long long)m->size);
+    const char *plain[DROP_META_KV] = {NULL, m->token_hash, created, size, m->sha256,
+                                       m->image[0] ? m->image : "none"};
+    size_t at[DROP_META_KV];
+    enum sl_err e;
+    at[0] = 0;
+    if ((e = drop_pct_encode(scratch, m->name)) || (e = buf_putc(scratch, '\0')))
+        return e;
+    for (size_t i = 1; i < DROP_META_KV; i++) {
+        at[i] = scratch->len;
+        if ((e = buf_append(scratch, plain[i], strlen(plain[i]) + 1)))   /* with its NUL */
+            return e;
+    }
     *n = start_only ? DROP_META_START : DROP_META_KV;
     for (size_t i = 0; i < *n; i++) {
         kv[i].name = (char *)names[i];
         kv[i].value = scratch->data + at[i];
     }
     return SL_OK;
+}
+
+/* a percent-encoded name from S3 metadata, decoded and sanitised into out */
+static enum sl_err decode_name(const char *enc, char out[DROP_NAME_MAX + 1])
+{
+    struct buf dec = BUF_INIT(4096);
+    enum sl_err e;
+    if ((e = drop_pct_decode(&dec, enc, strlen(enc))))
+        goto out;
+    drop_sanitize_name(dec.data, dec.len, out);
+out:
+    buf_free(&dec);
+    return e;
 }
 
 static int is_hex64(const char *s)
@@ -270,12 +277,7 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
     if (!name || !sha || (*sha && !is_hex64(sha)) || !is_hex64(th) || !created ||
         !drop_valid_id(id))
         return SL_EBADREQ;
-    struct buf dec = BUF_INIT(4096);
-    enum sl_err e = drop_pct_decode(&dec, name, strlen(name));
-    if (!e)
-        drop_sanitize_name(dec.data, dec.len, m->name);
-    buf_free(&dec);
-    if (e)
+    if (decode_name(name, m->name))
         return SL_EBADREQ;
     strcpy(m->id, id);
     strcpy(m->sha256, sha);
@@ -293,6 +295,20 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
     return SL_OK;
 }
 
+/* a form-encoded value ('+' is a space) decoded into out */
+static enum sl_err form_decode(struct buf *out, const char *s, size_t n)
+{
+    struct buf raw = BUF_INIT(8192);
+    enum sl_err e = SL_OK;
+    for (size_t i = 0; i < n; i++)
+        if ((e = buf_putc(&raw, s[i] == '+' ? ' ' : s[i])))
+            goto out;
+    e = drop_pct_decode(out, buf_str(&raw), raw.len);
+out:
+    buf_free(&raw);
+    return e;
+}
+
 int drop_query_get(const char *q, const char *name, struct buf *out)
 {
     size_t nl = strlen(name);
@@ -300,17 +316,8 @@ int drop_query_get(const char *q, const char *name, struct buf *out)
     for (const char *p = q; p && *p;) {
         const char *end = strchr(p, '&');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-            struct buf raw = BUF_INIT(8192);
-            enum sl_err e = SL_OK;
-            /* '+' is a space in form-encoded queries */
-            for (size_t i = nl + 1; i < len && !e; i++)
-                e = buf_putc(&raw, p[i] == '+' ? ' ' : p[i]);
-            if (!e)
-                e = drop_pct_decode(out, buf_str(&raw), raw.len);
-            buf_free(&raw);
-            return e == SL_OK;
-        }
+        if (len > nl && !strncmp(p, name, nl) && p[nl] == '=')
+            return form_decode(out, p + nl + 1, len - nl - 1) == SL_OK;
         p = end ? end + 1 : NULL;
     }
     return 0;

@@ -63,7 +63,7 @@ enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
 
 /* Metadata <-> S3 user metadata. kv needs room for DROP_META_KV entries; their values point
  * into scratch, which must outlive kv. *n is DROP_META_KV for a record, or DROP_META_START
- * (name, token-hash, created: what is known before the bytes) when start_only. */
+ * (name, token-hash, created: what is known before the bytes) when start_only; 0 on failure. */
 #define DROP_META_KV 6
 #define DROP_META_START 3
 enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
@@ -76,8 +76,9 @@ struct spool;
 /* Commit the direct upload reserved as id once its bytes are in S3: checks the size (unless
  * the reservation declared none), sniffs the first 16 bytes, writes the record, queues a
  * thumbnail job (spool may be NULL), removes the reservation. SL_ECONFLICT: no bytes yet, or
- * committed already; SL_ENOTFOUND: no reservation; SL_EUNPROCESSABLE: the wrong size (those
- * bytes are deleted, so nothing visible remains). msg says why in words. */
+ * committed already; SL_ENOTFOUND: no reservation; SL_EUNPROCESSABLE: the wrong size or
+ * sha256 (those bytes are deleted, so nothing visible remains; if that delete fails, msg says
+ * so and the janitor deletes them later). msg says why in words. */
 /* want_sha256 (hex, or NULL): the client's checksum, verified by reading the object. */
 enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct spool *spool,
                                const char *id, const char *want_sha256, struct drop_meta *m,

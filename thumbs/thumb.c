@@ -186,7 +186,8 @@ enum sl_err thumb_make(const void *src, size_t n, const struct thumb_opts *o,
     if ((uint64_t)info->src_w * info->src_h > o->max_pixels)
         return SL_ETOOBIG;   /* before any decoder allocates: decompression bombs stop here */
 
-    gdImagePtr im = NULL;
+    gdImagePtr im = NULL, t = NULL;
+    void *enc = NULL;
     switch (info->type) {
     case IMG_JPEG:
         im = decode_jpeg(src, n, o->max_edge, o->reduced_decode, info, &e);
@@ -204,8 +205,10 @@ enum sl_err thumb_make(const void *src, size_t n, const struct thumb_opts *o,
     case IMG_WEBP: im = gdImageCreateFromWebpPtr((int)n, (void *)src); break;
     default: break;
     }
-    if (!im)
-        return e ? e : SL_EBADREQ;
+    if (!im) {
+        e = e ? e : SL_EBADREQ;
+        goto out;
+    }
     if (!info->decoded_w) {
         info->decoded_w = (unsigned)gdImageSX(im);
         info->decoded_h = (unsigned)gdImageSY(im);
@@ -225,34 +228,39 @@ enum sl_err thumb_make(const void *src, size_t n, const struct thumb_opts *o,
         tw = 1;
     if (th == 0)
         th = 1;
-    gdImagePtr t = gdImageCreateTrueColor((int)tw, (int)th);
-    if (!t) {
-        gdImageDestroy(im);
-        return SL_ENOMEM;
+    if (!(t = gdImageCreateTrueColor((int)tw, (int)th))) {
+        e = SL_ENOMEM;
+        goto out;
     }
     /* transparency flattened onto white: JPEG has no alpha, and white reads best */
     gdImageFilledRectangle(t, 0, 0, (int)tw - 1, (int)th - 1, gdTrueColor(255, 255, 255));
     gdImageAlphaBlending(t, 1);
     gdImageCopyResampled(t, im, 0, 0, 0, 0, (int)tw, (int)th, (int)sw, (int)sh);
-    gdImageDestroy(im);
+    gdImageDestroy(im);   /* now, not at the end: the source is the big one */
+    im = NULL;
     t = orient(t, info->orientation);
     info->w = (unsigned)gdImageSX(t);
     info->h = (unsigned)gdImageSY(t);
 
     int size = 0;
-    void *enc = o->webp ? gdImageWebpPtrEx(t, &size, o->quality)
-                        : gdImageJpegPtr(t, &size, o->quality);
-    gdImageDestroy(t);
+    enc = o->webp ? gdImageWebpPtrEx(t, &size, o->quality) : gdImageJpegPtr(t, &size, o->quality);
     if (!enc || size <= 0) {
-        if (enc)
-            gdFree(enc);
-        return SL_EINTERNAL;
+        e = SL_EINTERNAL;
+        goto out;
     }
-    *out = malloc((size_t)size);
-    if (*out) {
-        memcpy(*out, enc, (size_t)size);
-        *out_len = (size_t)size;
+    if (!(*out = malloc((size_t)size))) {
+        e = SL_ENOMEM;
+        goto out;
     }
-    gdFree(enc);
-    return *out ? SL_OK : SL_ENOMEM;
+    memcpy(*out, enc, (size_t)size);
+    *out_len = (size_t)size;
+    e = SL_OK;
+out:
+    if (enc)
+        gdFree(enc);
+    if (t)
+        gdImageDestroy(t);
+    if (im)
+        gdImageDestroy(im);
+    return e;
 }

@@ -24,6 +24,49 @@
 static struct sluice_config cfg;
 static volatile sig_atomic_t stopping;
 
+/* the original could not be read: retrying may help, unless it is over thumbs.max_source */
+static enum sl_err fetch_failed(enum sl_err e, int *permanent, char *why, size_t why_len)
+{
+    snprintf(why, why_len, "fetching the original: %s", sl_err_str(e));
+    *permanent = e == SL_ETOOBIG;
+    return e;
+}
+
+/* the drop's record into m and its bytes into src, through key and r (the caller's) */
+static enum sl_err fetch_source(struct s3_client *c, const char *id, struct buf *key,
+                                struct s3_result *r, struct drop_meta *m, struct buf *src,
+                                int *permanent, char *why, size_t why_len)
+{
+    const char *prefix = cfg.s3.prefix;
+    enum sl_err e;
+    if ((e = drop_key(key, prefix, "meta", id)))
+        return fetch_failed(e, permanent, why, why_len);
+    e = s3_head_object(c, buf_str(key), r);
+    if (e == SL_ES3_NOTFOUND || (e == SL_OK && drop_meta_from_result(r, id, m))) {
+        snprintf(why, why_len, "no such drop (deleted?)");
+        *permanent = 1;
+        return SL_ENOTFOUND;
+    }
+    if (e)
+        return fetch_failed(e, permanent, why, why_len);
+    if (!strcmp(m->image, "none")) {
+        snprintf(why, why_len, "not an image");
+        *permanent = 1;
+        return SL_EUNPROCESSABLE;
+    }
+    if (m->size > cfg.thumbs.max_source) {
+        snprintf(why, why_len, "source of %llu bytes is over thumbs.max_source",
+                 (unsigned long long)m->size);
+        *permanent = 1;
+        return SL_ETOOBIG;
+    }
+    if ((e = drop_key(key, prefix, "drops", id)))
+        return fetch_failed(e, permanent, why, why_len);
+    if ((e = s3_get_object(c, buf_str(key), NULL, s3_write_to_buf, src, r)))
+        return fetch_failed(e, permanent, why, why_len);
+    return SL_OK;
+}
+
 /* Make id's thumbnail. *permanent: retrying cannot help (not an image, too big, gone). */
 static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent, char *why,
                             size_t why_len)
@@ -35,66 +78,38 @@ static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent,
     struct buf src = BUF_INIT(cfg.thumbs.max_source);   /* SL_ETOOBIG past max_source */
     unsigned char *thumb = NULL;
     size_t tn = 0;
+    enum sl_err e;
     *permanent = 0;
-    enum sl_err e = drop_key(&key, prefix, "thumbs", id);
-    if (!e && s3_head_object(c, buf_str(&key), &r) == SL_OK)
+    if ((e = drop_key(&key, prefix, "thumbs", id))) {
+        fetch_failed(e, permanent, why, why_len);
+        goto out;
+    }
+    if (s3_head_object(c, buf_str(&key), &r) == SL_OK)
         goto out;   /* made already (by another host, or the lazy path) */
-    if (!e)
-        e = drop_key(&key, prefix, "meta", id);
-    if (!e)
-        e = s3_head_object(c, buf_str(&key), &r);
-    if (e == SL_ES3_NOTFOUND || (!e && drop_meta_from_result(&r, id, &m))) {
-        snprintf(why, why_len, "no such drop (deleted?)");
-        *permanent = 1;
-        e = SL_ENOTFOUND;
+    if ((e = fetch_source(c, id, &key, &r, &m, &src, permanent, why, why_len)))
         goto out;
-    }
-    if (!e && !strcmp(m.image, "none")) {
-        snprintf(why, why_len, "not an image");
-        *permanent = 1;
-        e = SL_EUNPROCESSABLE;
-        goto out;
-    }
-    if (!e && m.size > cfg.thumbs.max_source) {
-        snprintf(why, why_len, "source of %llu bytes is over thumbs.max_source",
-                 (unsigned long long)m.size);
-        *permanent = 1;
-        e = SL_ETOOBIG;
-        goto out;
-    }
-    if (!e)
-        e = drop_key(&key, prefix, "drops", id);
-    if (!e)
-        e = s3_get_object(c, buf_str(&key), NULL, s3_write_to_buf, &src, &r);
-    if (e) {
-        snprintf(why, why_len, "fetching the original: %s", sl_err_str(e));
-        *permanent = e == SL_ETOOBIG;
-        goto out;
-    }
     struct thumb_opts o = {.max_edge = (unsigned)cfg.thumbs.max_edge,
                            .max_pixels = cfg.thumbs.max_pixels, .webp = cfg.thumbs.webp,
                            .quality = cfg.thumbs.quality, .reduced_decode = 1};
     struct thumb_info info;
-    e = thumb_make(src.data ? src.data : "", src.len, &o, &thumb, &tn, &info);
-    if (e) {
+    if ((e = thumb_make(src.data ? src.data : "", src.len, &o, &thumb, &tn, &info))) {
         snprintf(why, why_len, "%s image %ux%u: %s", img_type_name(info.type), info.src_w,
                  info.src_h, e == SL_ETOOBIG ? "too many pixels" : "cannot be decoded");
         *permanent = e == SL_ETOOBIG || e == SL_EBADREQ;
         goto out;
     }
-    e = drop_key(&key, prefix, "thumbs", id);
-    if (!e) {
-        struct s3_body body = {.length = tn, .mem = thumb};
-        struct s3_put_opts po = {.content_type = cfg.thumbs.webp ? "image/webp" : "image/jpeg",
-                                 .cache_control = "public, max-age=31536000, immutable"};
-        e = s3_put_object(c, buf_str(&key), &body, &po, &r);
-        if (e)
-            snprintf(why, why_len, "storing the thumbnail: %s", sl_err_str(e));
-        else
-            fprintf(stderr, "sluice-thumbd: made %s: %ux%u from a %ux%u %s (decoded at %ux%u)\n",
-                    id, info.w, info.h, info.src_w, info.src_h, img_type_name(info.type),
-                    info.decoded_w, info.decoded_h);
+    if ((e = drop_key(&key, prefix, "thumbs", id)))
+        goto out;
+    struct s3_body body = {.length = tn, .mem = thumb};
+    struct s3_put_opts po = {.content_type = cfg.thumbs.webp ? "image/webp" : "image/jpeg",
+                             .cache_control = "public, max-age=31536000, immutable"};
+    if ((e = s3_put_object(c, buf_str(&key), &body, &po, &r))) {
+        snprintf(why, why_len, "storing the thumbnail: %s", sl_err_str(e));
+        goto out;
     }
+    fprintf(stderr, "sluice-thumbd: made %s: %ux%u from a %ux%u %s (decoded at %ux%u)\n", id,
+            info.w, info.h, info.src_w, info.src_h, img_type_name(info.type), info.decoded_w,
+            info.decoded_h);
 out:
     free(thumb);
     buf_free(&src);
@@ -150,12 +165,12 @@ static void *work(void *arg)
         spool_lock_id(sp, job.id, 60000, &lock);
         e = make_one(c, job.id, &permanent, why, sizeof why);
         spool_unlock(lock);
-        if (!e) {
-            spool_done(sp, &job);
-        } else {
+        if (e) {
             fprintf(stderr, "sluice-thumbd: %s: %s%s\n", job.id, why,
                     permanent ? " (given up)" : " (will retry)");
             spool_fail(sp, &job, why, time(NULL), permanent);
+        } else {
+            spool_done(sp, &job);
         }
     }
     s3_client_free(c);
@@ -167,6 +182,49 @@ static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
+}
+
+/* -m: make one thumbnail now; the exit status of -m */
+static int make_now(const char *id)
+{
+    struct s3_client *c = NULL;
+    int permanent = 0;
+    char reason[SPOOL_REASON_MAX + 1] = "";
+    if (!drop_valid_id(id) || s3_client_new(&cfg.s3, &c))
+        return 2;
+    enum sl_err e = make_one(c, id, &permanent, reason, sizeof reason);
+    if (e)
+        fprintf(stderr, "sluice-thumbd: %s: %s\n", id, reason);
+    s3_client_free(c);
+    return e ? (permanent ? 2 : 1) : 0;
+}
+
+/* thumbs.workers threads claiming jobs until SIGTERM */
+static int serve(void)
+{
+    if (!cfg.thumbs.spool_dir) {
+        fprintf(stderr, "sluice-thumbd: thumbs.spool_dir is not set\n");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int n = cfg.thumbs.workers;
+    struct worker *w = calloc((size_t)n, sizeof *w);
+    for (int i = 0; i < n; i++) {
+        w[i].n = i;
+        pthread_create(&w[i].t, NULL, work, &w[i]);
+    }
+    fprintf(stderr, "sluice-thumbd: pid %d with %d workers on %s\n", getpid(), n,
+            cfg.thumbs.spool_dir);
+    for (int i = 0; i < n; i++)
+        pthread_join(w[i].t, NULL);
+    free(w);
+    fprintf(stderr, "sluice-thumbd: stopped\n");
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -191,50 +249,17 @@ int main(int argc, char **argv)
     cfgpath = config_path(cfgpath);
     config_defaults(&cfg);
     struct buf why = BUF_INIT(4096);
+    int rc = 1;
     if (config_load(&cfg, cfgpath, &why)) {
         fprintf(stderr, "sluice-thumbd: %s\n", buf_str(&why));
-        return 1;
+        goto out;
     }
-    buf_free(&why);
     if (s3_global_init())
-        return 1;
-    if (make_id) {
-        struct s3_client *c;
-        int permanent = 0;
-        char reason[SPOOL_REASON_MAX + 1] = "";
-        if (!drop_valid_id(make_id) || s3_client_new(&cfg.s3, &c))
-            return 2;
-        enum sl_err e = make_one(c, make_id, &permanent, reason, sizeof reason);
-        if (e)
-            fprintf(stderr, "sluice-thumbd: %s: %s\n", make_id, reason);
-        s3_client_free(c);
-        s3_global_cleanup();
-        config_free(&cfg);
-        return e ? (permanent ? 2 : 1) : 0;
-    }
-    if (!cfg.thumbs.spool_dir) {
-        fprintf(stderr, "sluice-thumbd: thumbs.spool_dir is not set\n");
-        return 1;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int n = cfg.thumbs.workers;
-    struct worker *w = calloc((size_t)n, sizeof *w);
-    for (int i = 0; i < n; i++) {
-        w[i].n = i;
-        pthread_create(&w[i].t, NULL, work, &w[i]);
-    }
-    fprintf(stderr, "sluice-thumbd: pid %d with %d workers on %s\n", getpid(), n,
-            cfg.thumbs.spool_dir);
-    for (int i = 0; i < n; i++)
-        pthread_join(w[i].t, NULL);
-    free(w);
+        goto out;
+    rc = make_id ? make_now(make_id) : serve();
     s3_global_cleanup();
+out:
+    buf_free(&why);
     config_free(&cfg);
-    fprintf(stderr, "sluice-thumbd: stopped\n");
-    return 0;
+    return rc;
 }
