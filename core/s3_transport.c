@@ -386,8 +386,10 @@ static enum sl_err add_header(struct curl_slist **l, const char *name, const cha
     /* curl drops "Name:" headers without a value; "Name;" is its way to send an empty one */
     enum sl_err e = *value ? buf_printf(&line, "%s: %s", name, value)
                            : buf_printf(&line, "%s;", name);
-    if (!e)
-        e = slist_add(l, line.data);
+    if (e)
+        goto out;
+    e = slist_add(l, line.data);
+out:
     buf_free(&line);
     return e;
 }
