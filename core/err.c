@@ -32,13 +32,31 @@ static const struct sl_err_info table[SL_ERR_COUNT] = {
                         "Gateway Timeout", R},
     [SL_ES3_AUTH] = {"storage_auth", "the storage service rejected our credentials", 500,
                      "Internal Server Error", I},
-    [SL_ES3_NOTFOUND] = {"not_found", "no such object in storage", 404, "Not Found", C},
+    [SL_ES3_NOTFOUND] = {"storage_not_found", "no such object in storage", 404, "Not Found", C},
     [SL_ES3_REJECTED] = {"storage_rejected", "the storage service rejected the request", 502,
                          "Bad Gateway", I},
-    [SL_ENOMEM] = {"internal", "out of memory", 500, "Internal Server Error", I},
-    [SL_EIO] = {"internal", "local I/O error", 500, "Internal Server Error", I},
-    [SL_ECONFIG] = {"internal", "configuration error", 500, "Internal Server Error", I},
+    [SL_ENOMEM] = {"out_of_memory", "out of memory", 500, "Internal Server Error", I},
+    [SL_EIO] = {"local_io", "local I/O error", 500, "Internal Server Error", I},
+    [SL_ECONFIG] = {"config", "configuration error", 500, "Internal Server Error", I},
     [SL_EINTERNAL] = {"internal", "internal error", 500, "Internal Server Error", I},
+    /* xml_get's "no such element": callers turn it into what it means for them (a listing
+     * field that is "", a refused answer); reaching a client unchanged is our bug */
+    [SL_EABSENT] = {"xml_absent", "an expected XML element is absent", 500,
+                    "Internal Server Error", I},
+    /* the producer that feeds a request body (the pipe's queue) checks the client's length
+     * itself (fcgi answers a cut body as client_gone); when a source still ends early it
+     * broke its own contract */
+    [SL_ESHORT_BODY] = {"short_body", "a request body ended before its announced length", 500,
+                        "Internal Server Error", I},
+    /* a startup problem of the daemon (two workers configured with one name), not a request's */
+    [SL_EINUSE] = {"worker_in_use", "the spool worker name is in use by a live process", 500,
+                   "Internal Server Error", I},
+    /* internal, not client: every value a client can influence is encoded or checked before
+     * it reaches the S3 client (drop_meta_to_kv, drop_content_type), so a control character
+     * here means one of our callers skipped that; a 400 would blame the client for our bug,
+     * and retrying would send the same thing again */
+    [SL_EHEADER_VALUE] = {"unsafe_header", "refused to send a header with control characters",
+                          500, "Internal Server Error", I},
 };
 
 const struct sl_err_info *sl_err_info(enum sl_err e)

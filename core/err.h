@@ -35,6 +35,10 @@ enum sl_err {
     SL_EIO,              /* local I/O (spool, slot files, sockets of our own) */
     SL_ECONFIG,          /* bad or missing configuration */
     SL_EINTERNAL,        /* a bug or an impossible state */
+    SL_EABSENT,          /* an XML element we looked for is not there (xml_get) */
+    SL_ESHORT_BODY,      /* a request body's source ended before its announced length */
+    SL_EINUSE,           /* the spool worker name is held by another live process */
+    SL_EHEADER_VALUE,    /* about to send a header with control characters: refused */
     SL_ERR_COUNT
 };
 
@@ -46,7 +50,8 @@ enum sl_err_class {
 };
 
 struct sl_err_info {
-    const char *code;        /* stable machine-readable code, used as JSON "error" */
+    const char *code;        /* stable machine-readable code, used as JSON "error" and as the
+                              * /metrics reason label: one distinct string per code */
     const char *message;     /* one plain sentence for humans */
     int http_status;         /* what an HTTP client should see */
     const char *reason;      /* the reason phrase that goes with http_status */

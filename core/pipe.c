@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* one part of a multipart upload */
+struct part {
+    uint64_t off;             /* its stream position */
+    uint64_t len;
+    struct s3_part s3;        /* number; ETag and size once S3 acknowledged it (size 0 until) */
+};
+
 struct pipe {
     struct s3_client *c;
     struct queue *q;
@@ -13,7 +20,7 @@ struct pipe {
     pthread_t thread;
     int started;
     char *upload_id;          /* set while a multipart upload exists */
-    int written;              /* the object may exist at o.key */
+    int maybe_stored;         /* the object may exist at o.key: a rollback deletes it */
     enum sl_err result;
     struct pipe_stats st;
     /* multipart: up to nsend parts in flight, each sender with its own S3 connection */
@@ -23,9 +30,7 @@ struct pipe {
     pthread_mutex_t mu;       /* parts, consumed, err, st */
     uint64_t next_off;        /* stream position of the next part to hand out */
     int finished;             /* every part has been handed out */
-    struct s3_part *parts;    /* by number - 1; size 0 until acknowledged */
-    uint64_t *offs;           /* each part's stream position */
-    uint64_t *lens;
+    struct part *parts;       /* by number - 1 */
     size_t nparts, cap_parts;
     size_t consumed;          /* parts dropped from the queue (in order) */
     enum sl_err err;          /* the first sender's failure */
@@ -62,7 +67,7 @@ static enum sl_err src_read(void *ud, void *dst, size_t n, size_t *got)
     if (e)
         return e;
     if (tail <= s->pos + s->off)
-        return SL_EUNPROCESSABLE;   /* closed: the body ended before its announced size */
+        return SL_ESHORT_BODY;   /* closed: the body ended before its announced size */
     *got = queue_peek_at(s->q, s->pos + s->off, dst, n);
     s->off += *got;
     return SL_OK;
@@ -87,10 +92,10 @@ static enum sl_err put_single(struct pipe *p, uint64_t len)
 {
     struct src s = {p->q, 0, len, 0};
     struct s3_body body = {.length = len, .read = src_read, .rewind = src_rewind, .ud = &s};
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
     /* from the first attempt on the object may exist: a PUT cut off after its last byte may
      * still have been stored, so a rollback must delete it whatever we were told */
-    p->written = 1;
+    p->maybe_stored = 1;
     enum sl_err e = s3_put_object(p->c, p->o.key, &body, p->o.put, &r);
     count(p, &r);
     s3_result_free(&r);
@@ -103,11 +108,32 @@ static enum sl_err put_single(struct pipe *p, uint64_t len)
 
 static enum sl_err create(struct pipe *p)
 {
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
     enum sl_err e = s3_mpu_create(p->c, p->o.key, p->o.put, &p->upload_id, &r);
     count(p, &r);
     s3_result_free(&r);
     return e;
+}
+
+/* part number *no for the stream bytes [at, at + n); p->mu held */
+static enum sl_err add_part(struct pipe *p, uint64_t at, uint64_t n, int *no)
+{
+    if (p->err)
+        return p->err;
+    if (p->nparts >= S3_MAX_PARTS)
+        return SL_ETOOBIG;
+    if (p->nparts == p->cap_parts) {
+        size_t c = p->cap_parts ? p->cap_parts * 2 : 16;
+        struct part *np = realloc(p->parts, c * sizeof *np);
+        if (!np)
+            return SL_ENOMEM;
+        p->parts = np;
+        p->cap_parts = c;
+    }
+    size_t i = p->nparts++;
+    p->parts[i] = (struct part){.off = at, .len = n, .s3 = {.number = (int)i + 1}};
+    *no = (int)i + 1;
+    return SL_OK;
 }
 
 /* the next part for a sender: its number, position and length; 0 when there is none left.
@@ -118,52 +144,28 @@ static enum sl_err take_part(struct pipe *p, int *no, uint64_t *pos, uint64_t *l
     *no = 0;
     pthread_mutex_lock(&p->assign);
     uint64_t at = p->next_off, n = 0, size = p->o.size, ps = p->part_size;
-    if (!p->finished) {
-        if (size != PIPE_SIZE_UNKNOWN) {
-            n = size - at < ps ? size - at : ps;
-        } else {
-            uint64_t tail;
-            e = queue_wait_until(p->q, at + ps, &tail);
-            n = e ? 0 : (tail - at < ps ? tail - at : ps);
-        }
-        if (n == 0)
-            p->finished = 1;
+    if (p->finished)
+        goto out;
+    if (size != PIPE_SIZE_UNKNOWN) {
+        n = size - at < ps ? size - at : ps;
+    } else {
+        uint64_t tail;
+        if ((e = queue_wait_until(p->q, at + ps, &tail)) == SL_OK)
+            n = tail - at < ps ? tail - at : ps;
     }
-    if (!e && n > 0) {
-        pthread_mutex_lock(&p->mu);
-        if (p->err) {
-            e = p->err;
-        } else if (p->nparts >= S3_MAX_PARTS) {
-            e = SL_ETOOBIG;
-        } else if (p->nparts == p->cap_parts) {
-            size_t c = p->cap_parts ? p->cap_parts * 2 : 16;
-            struct s3_part *np = realloc(p->parts, c * sizeof *np);
-            if (np)
-                p->parts = np;
-            uint64_t *no2 = np ? realloc(p->offs, c * sizeof *no2) : NULL;
-            if (no2)
-                p->offs = no2;
-            uint64_t *nl = no2 ? realloc(p->lens, c * sizeof *nl) : NULL;
-            if (nl) {
-                p->lens = nl;
-                p->cap_parts = c;
-            } else {
-                e = SL_ENOMEM;
-            }
-        }
-        if (!e) {
-            size_t i = p->nparts++;
-            memset(&p->parts[i], 0, sizeof p->parts[i]);
-            p->parts[i].number = (int)i + 1;
-            p->offs[i] = at;
-            p->lens[i] = n;
-            p->next_off = at + n;
-            *no = (int)i + 1;
-            *pos = at;
-            *len = n;
-        }
-        pthread_mutex_unlock(&p->mu);
+    if (n == 0) {
+        p->finished = 1;   /* all handed out, or the queue failed: no sender takes more */
+        goto out;
     }
+    pthread_mutex_lock(&p->mu);
+    e = add_part(p, at, n, no);
+    pthread_mutex_unlock(&p->mu);
+    if (e)
+        goto out;
+    p->next_off = at + n;
+    *pos = at;
+    *len = n;
+out:
     pthread_mutex_unlock(&p->assign);
     return e;
 }
@@ -172,13 +174,13 @@ static enum sl_err take_part(struct pipe *p, int *no, uint64_t *pos, uint64_t *l
 static void part_done(struct pipe *p, int no, const char *etag)
 {
     pthread_mutex_lock(&p->mu);
-    struct s3_part *pt = &p->parts[no - 1];
-    snprintf(pt->etag, sizeof pt->etag, "%s", etag);
-    pt->size = p->lens[no - 1];
-    p->st.bytes += pt->size;
+    struct part *pt = &p->parts[no - 1];
+    snprintf(pt->s3.etag, sizeof pt->s3.etag, "%s", etag);
+    pt->s3.size = pt->len;
+    p->st.bytes += pt->len;
     p->st.parts = (int)p->nparts;
-    while (p->consumed < p->nparts && p->parts[p->consumed].size > 0) {
-        queue_consume(p->q, (size_t)p->parts[p->consumed].size);
+    while (p->consumed < p->nparts && p->parts[p->consumed].s3.size > 0) {
+        queue_consume(p->q, (size_t)p->parts[p->consumed].len);
         p->consumed++;
     }
     pthread_mutex_unlock(&p->mu);
@@ -215,11 +217,10 @@ static void *send_parts(void *arg)
             break;
         struct src s = {p->q, pos, len, 0};
         struct s3_body body = {.length = len, .read = src_read, .rewind = src_rewind, .ud = &s};
-        struct s3_result r = {0};
+        struct s3_result r = S3_RESULT_INIT;
+        /* SL_OK comes with the part's ETag (s3_mpu_upload_part refuses an answer without) */
         e = s3_mpu_upload_part(sd->c, p->o.key, p->upload_id, no, &body, &r);
         count(p, &r);
-        if (!e && !r.etag[0])
-            e = SL_ES3_REJECTED;   /* no ETag: the part cannot be named in the completion */
         if (!e)
             part_done(p, no, r.etag);
         s3_result_free(&r);
@@ -253,15 +254,25 @@ static enum sl_err send_all(struct pipe *p)
 
 static enum sl_err complete(struct pipe *p)
 {
-    struct s3_result r = {0};
-    p->written = 1;   /* (as in put_single: a Complete whose answer was lost may have worked) */
-    enum sl_err e = s3_mpu_complete(p->c, p->o.key, p->upload_id, p->parts, p->nparts, &r);
-    count(p, &r);
-    s3_result_free(&r);
-    if (!e) {
-        free(p->upload_id);
-        p->upload_id = NULL;
+    struct s3_result r = S3_RESULT_INIT;
+    struct s3_part *list = malloc(p->nparts * sizeof *list);
+    enum sl_err e;
+    if (!list) {
+        e = SL_ENOMEM;
+        goto out;
     }
+    for (size_t i = 0; i < p->nparts; i++)
+        list[i] = p->parts[i].s3;
+    p->maybe_stored = 1;   /* (as in put_single: a Complete whose answer was lost may have worked) */
+    e = s3_mpu_complete(p->c, p->o.key, p->upload_id, list, p->nparts, &r);
+    count(p, &r);
+    if (e)
+        goto out;
+    free(p->upload_id);
+    p->upload_id = NULL;
+out:
+    s3_result_free(&r);
+    free(list);
     return e;
 }
 
@@ -269,10 +280,10 @@ static enum sl_err complete(struct pipe *p)
 static enum sl_err expect_end(struct pipe *p, uint64_t end)
 {
     uint64_t tail;
-    enum sl_err e = queue_wait_until(p->q, end + 1, &tail);
-    if (!e && tail > end)
-        e = SL_EUNPROCESSABLE;   /* more bytes than announced */
-    return e;
+    enum sl_err e;
+    if ((e = queue_wait_until(p->q, end + 1, &tail)))
+        return e;
+    return tail > end ? SL_EUNPROCESSABLE : SL_OK;   /* more bytes than announced */
 }
 
 static enum sl_err run(struct pipe *p)
@@ -292,7 +303,7 @@ static enum sl_err run(struct pipe *p)
     if (p->nparts > 0)
         return complete(p);
     /* an empty body: S3 has no empty multipart upload, so drop it and write an empty object */
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
     e = s3_mpu_abort(p->c, p->o.key, p->upload_id, &r);
     count(p, &r);
     s3_result_free(&r);
@@ -343,20 +354,24 @@ enum sl_err pipe_start(struct s3_client *c, struct queue *q, const struct pipe_o
         p->nsend = (int)((o->size + ps - 1) / ps);
     if (!mpu || p->nsend < 1)
         p->nsend = 1;
-    for (int i = 1; i < p->nsend && !e; i++)
-        e = s3_client_new(s3_client_config(c), &p->extra[i - 1]);
-    if (!e && mpu)
-        e = create(p);   /* reach S3 now, not after the body: a refusal fails fast */
-    if (!e && pthread_create(&p->thread, NULL, thread_main, p) != 0)
+    for (int i = 1; i < p->nsend; i++)
+        if ((e = s3_client_new(s3_client_config(c), &p->extra[i - 1])))
+            goto out;
+    if (mpu && (e = create(p)))   /* reach S3 now, not after the body: a refusal fails fast */
+        goto out;
+    if (pthread_create(&p->thread, NULL, thread_main, p) != 0) {
         e = SL_ENOMEM;
-    if (e) {
-        pipe_cleanup(p);
-        pipe_free(p);
-        return e;
+        goto out;
     }
     p->started = 1;
     *out = p;
-    return SL_OK;
+    p = NULL;
+out:
+    if (p) {
+        pipe_cleanup(p);
+        pipe_free(p);
+    }
+    return e;
 }
 
 enum sl_err pipe_wait(struct pipe *p, struct pipe_stats *st)
@@ -373,7 +388,7 @@ enum sl_err pipe_wait(struct pipe *p, struct pipe_stats *st)
 enum sl_err pipe_cleanup(struct pipe *p)
 {
     enum sl_err e = SL_OK;
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
     if (p->upload_id) {
         e = s3_mpu_abort(p->c, p->o.key, p->upload_id, &r);
         if (!e || e == SL_ES3_NOTFOUND) {
@@ -382,10 +397,10 @@ enum sl_err pipe_cleanup(struct pipe *p)
             p->upload_id = NULL;
         }
     }
-    if (p->written) {
+    if (p->maybe_stored) {
         enum sl_err d = s3_delete_object(p->c, p->o.key, &r);
         if (!d || d == SL_ES3_NOTFOUND)
-            p->written = 0;
+            p->maybe_stored = 0;
         else if (!e)
             e = d;
     }
@@ -403,7 +418,5 @@ void pipe_free(struct pipe *p)
     pthread_mutex_destroy(&p->mu);
     free(p->upload_id);
     free(p->parts);
-    free(p->offs);
-    free(p->lens);
     free(p);
 }

@@ -49,7 +49,9 @@ struct pipe;
  * so S3 is reached (and a refusal known) before the body arrives. */
 enum sl_err pipe_start(struct s3_client *c, struct queue *q, const struct pipe_opts *o,
                        struct pipe **out);
-/* Joins the thread. SL_OK: the object is complete at opts->key. */
+/* Joins the thread. SL_OK: the object is complete at opts->key. A body that ends before its
+ * announced size is SL_ESHORT_BODY (internal: the producer should have caught its client's
+ * short body itself), one that runs past it SL_EUNPROCESSABLE; an aborted queue, its reason. */
 enum sl_err pipe_wait(struct pipe *p, struct pipe_stats *st);
 /* Removes whatever the pipe left in S3: aborts an unfinished multipart upload and deletes the
  * object if it was written. Call it after a failure, or after the object was copied away.

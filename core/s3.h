@@ -44,8 +44,9 @@ struct s3_kv {
     char *value;
 };
 
-/* What a request saw. Zero-initialise it before its first use; it may then be reused across
- * calls (each call resets it); s3_result_free() releases meta at the end. */
+/* What a request saw. Start it as S3_RESULT_INIT (a result with garbage in meta would be
+ * freed by the first call); it may then be reused across calls (each call resets it), and
+ * s3_result_free() releases meta at the end. */
 struct s3_result {
     long status;             /* last HTTP status; 0 if no answer */
     char code[64];           /* S3 error code ("NoSuchKey"), or a curl error name */
@@ -61,7 +62,9 @@ struct s3_result {
     size_t n_meta;
 };
 
-#define S3_RESULT_INIT {0}   /* a struct s3_result ready for its first use */
+/* The state of a result before its first use: struct s3_result r = S3_RESULT_INIT; */
+#define S3_RESULT_INIT {0}
+
 void s3_result_free(struct s3_result *r);
 const char *s3_result_meta(const struct s3_result *r, const char *name); /* NULL if absent */
 
@@ -86,7 +89,9 @@ struct s3_put_opts {
     const char *content_type;         /* NULL: application/octet-stream */
     const char *cache_control;
     const char *content_disposition;
-    const struct s3_kv *meta;         /* values must be printable ASCII (encode beforehand) */
+    const struct s3_kv *meta;         /* values must be printable ASCII (encode beforehand):
+                                       * a control character in any header value or name is
+                                       * SL_EHEADER_VALUE, and nothing is sent */
     size_t n_meta;
 };
 
@@ -148,8 +153,6 @@ void s3_uploads_free(struct s3_upload *u, size_t n);
 enum sl_err s3_list_objects(struct s3_client *c, const char *prefix, struct s3_object **out,
                             size_t *n, struct s3_result *r);
 void s3_objects_free(struct s3_object *o, size_t n);
-/* The bucket's CORS configuration XML into xml; SL_ES3_NOTFOUND if it has none. */
-enum sl_err s3_get_bucket_cors(struct s3_client *c, struct buf *xml, struct s3_result *r);
 /* GET or PUT a bucket subresource ("cors", "lifecycle") as XML. PUT sends Content-MD5,
  * which S3 requires for both. GET: SL_ES3_NOTFOUND when the bucket has none. */
 enum sl_err s3_bucket_get_xml(struct s3_client *c, const char *sub, struct buf *xml,

@@ -78,21 +78,28 @@ enum sl_err spool_open(const char *dir, const char *worker, struct spool **out)
     snprintf(s->worker, sizeof s->worker, "%s", worker);
     s->lock_fd = -1;
     char p[PATH_MAX], lock[PATH_MAX + 8];
-    enum sl_err e = mkdirs(s);
-    if (!e && (path(p, s, "cur", worker, NULL) || (mkdir(p, 0700) != 0 && errno != EEXIST)))
+    enum sl_err e;
+    if ((e = mkdirs(s)))
+        goto out;
+    if (path(p, s, "cur", worker, NULL) || (mkdir(p, 0700) != 0 && errno != EEXIST)) {
         e = SL_EIO;
-    if (!e) {
-        snprintf(lock, sizeof lock, "%s.lock", p);
-        s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
-            e = SL_ECONFLICT;   /* another live worker uses this name */
+        goto out;
     }
-    if (e) {
-        spool_close(s);
-        return e;
+    snprintf(lock, sizeof lock, "%s.lock", p);
+    s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        e = SL_EIO;
+        goto out;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        e = errno == EWOULDBLOCK ? SL_EINUSE : SL_EIO;   /* another live worker has the name */
+        goto out;
     }
     *out = s;
-    return SL_OK;
+    s = NULL;
+out:
+    spool_close(s);
+    return e;
 }
 
 void spool_close(struct spool *s)
@@ -176,26 +183,35 @@ static enum sl_err write_job(struct spool *s, const struct spool_job *job, const
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
         r = (unsigned)rand();
     snprintf(name, sizeof name, "%s.%d.%08x", job->id, getpid(), r);
-    enum sl_err e = spool_job_format(job, &text);
-    if (!e && (path(tmp, s, "tmp", name, NULL) || path(dst, s, final_dir, job->id, NULL)))
+    int fd = -1, made = 0;
+    enum sl_err e;
+    if ((e = spool_job_format(job, &text)))
+        goto out;
+    if (path(tmp, s, "tmp", name, NULL) || path(dst, s, final_dir, job->id, NULL)) {
         e = SL_EIO;
-    int fd = -1;
-    if (!e) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len || fsync(fd) != 0)
-            e = SL_EIO;
+        goto out;
     }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    made = fd >= 0;
+    if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len || fsync(fd) != 0) {
+        e = SL_EIO;
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, dst) != 0) {
+        e = SL_EIO;
+        goto out;
+    }
+    made = 0;
+    char d[PATH_MAX];
+    path(d, s, final_dir, NULL, NULL);
+    fsync_dir(d);
+out:
     if (fd >= 0)
         close(fd);
-    if (!e && rename(tmp, dst) != 0)
-        e = SL_EIO;
-    if (e) {
+    if (made)
         unlink(tmp);
-    } else {
-        char d[PATH_MAX];
-        path(d, s, final_dir, NULL, NULL);
-        fsync_dir(d);
-    }
     buf_free(&text);
     return e;
 }
@@ -238,9 +254,9 @@ static enum sl_err take(struct spool *s, const char *id, struct spool_job *job)
         if (!path(bad, s, "failed", id, NULL))
             rename(dst, bad);
     }
-    if (!e && strcmp(job->id, id) != 0)
-        e = SL_EBADREQ;
-    return e;
+    if (e)
+        return e;
+    return strcmp(job->id, id) == 0 ? SL_OK : SL_EBADREQ;
 }
 
 enum sl_err spool_claim(struct spool *s, time_t now, struct spool_job *job)
@@ -298,9 +314,9 @@ enum sl_err spool_fail(struct spool *s, struct spool_job *job, const char *reaso
     long delay = 10L << (job->attempts < 9 ? job->attempts - 1 : 8);
     job->not_before = now + (delay > 3600 ? 3600 : delay);
     enum sl_err e = write_job(s, job, job->attempts >= SPOOL_MAX_ATTEMPTS ? "failed" : "new");
-    if (!e)
-        e = spool_done(s, job);   /* the claimed copy goes once the new one is in place */
-    return e;
+    if (e)
+        return e;
+    return spool_done(s, job);   /* the claimed copy goes once the new one is in place */
 }
 
 enum sl_err spool_requeue_dead(struct spool *s, int *requeued)

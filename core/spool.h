@@ -32,7 +32,8 @@ struct spool_job {
 
 struct spool;
 
-/* Creates the folders if needed and registers this worker (its cur/ folder and lock). */
+/* Creates the folders if needed and registers this worker (its cur/ folder and lock).
+ * SL_EINUSE: another live process holds the worker name. */
 enum sl_err spool_open(const char *dir, const char *worker, struct spool **out);
 void spool_close(struct spool *s);      /* releases the lock; claimed jobs stay claimed */
 

@@ -112,13 +112,13 @@ enum sl_err xml_get(const char *doc, size_t len, const char *tag, struct buf *ou
 {
     size_t pos = 0, n;
     const char *inner;
+    enum sl_err e;
     buf_reset(out);
     if (!doc || !xml_next(doc, len, &pos, tag, &inner, &n))
-        return SL_ENOTFOUND;
-    enum sl_err e = xml_unescape(out, inner, n);
-    if (!e && !out->data)
-        e = buf_puts(out, "");
-    return e;
+        return SL_EABSENT;
+    if ((e = xml_unescape(out, inner, n)))
+        return e;
+    return out->data ? SL_OK : buf_puts(out, "");   /* <Tag/>: "" rather than no buffer */
 }
 
 enum sl_err xml_escape(struct buf *out, const char *s)

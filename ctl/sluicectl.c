@@ -244,7 +244,7 @@ static int cmd_check(struct sluice_config *c)
         }
     }
     struct buf cors = BUF_INIT(1 << 20);
-    e = s3_get_bucket_cors(cl, &cors, &r);
+    e = s3_bucket_get_xml(cl, "cors", &cors, &r);
     if (e == SL_ES3_NOTFOUND)
         printf("warn no CORS configuration: browsers cannot upload directly to the bucket "
                "(sluicectl setup-bucket)\n");

@@ -56,7 +56,7 @@ static void test_one_winner(void **state)
     assert_int_equal(spool_open(dir, "wa", &a), SL_OK);
     assert_int_equal(spool_open(dir, "wb", &b), SL_OK);
     struct spool *dup;
-    assert_int_equal(spool_open(dir, "wa", &dup), SL_ECONFLICT);   /* the name is taken */
+    assert_int_equal(spool_open(dir, "wa", &dup), SL_EINUSE);   /* the name is taken */
     assert_int_equal(spool_submit(a, "CCC"), SL_OK);
     struct spool_job ja, jb;
     assert_int_equal(spool_claim_id(b, "CCC", &jb), SL_OK);

@@ -24,8 +24,8 @@ static void test_error_document(void **state)
     assert_string_equal(buf_str(&t), "a <b> & \"c\" 'd' AB");
     assert_int_equal(xml_get(doc, strlen(doc), "Empty", &t), SL_OK);
     assert_string_equal(buf_str(&t), "");
-    assert_int_equal(xml_get(doc, strlen(doc), "Missing", &t), SL_ENOTFOUND);
-    assert_int_equal(xml_get(NULL, 0, "Code", &t), SL_ENOTFOUND);
+    assert_int_equal(xml_get(doc, strlen(doc), "Missing", &t), SL_EABSENT);
+    assert_int_equal(xml_get(NULL, 0, "Code", &t), SL_EABSENT);
     buf_free(&t);
 }
 
@@ -62,12 +62,12 @@ static void test_malformed(void **state)
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         struct buf t = BUF_INIT(64);
         enum sl_err e = xml_get(docs[i], strlen(docs[i]), "Code", &t);
-        assert_true(e == SL_ENOTFOUND || e == SL_EBADREQ);
+        assert_true(e == SL_EABSENT || e == SL_EBADREQ);
         buf_free(&t);
     }
     /* the length bounds the search: a match past len is not seen */
     struct buf t = BUF_INIT(64);
-    assert_int_equal(xml_get("<A>1</A><B>2</B>", 8, "B", &t), SL_ENOTFOUND);
+    assert_int_equal(xml_get("<A>1</A><B>2</B>", 8, "B", &t), SL_EABSENT);
     buf_free(&t);
 }
 
