@@ -26,13 +26,14 @@ static enum sl_err fetch_thumb(struct ctx *x, struct s3_client *c, const char *i
 {
     struct buf key = BUF_INIT(4096);
     struct s3_result r = S3_RESULT_INIT;
+    enum sl_err e;
     buf_reset(body);
-    enum sl_err e = drop_key(&key, x->cfg.s3.prefix, "thumbs", id);
-    if (!e)
-        e = s3_get_object(c, buf_str(&key), NULL, s3_write_to_buf, body, &r);
-    if (!e)
-        snprintf(ctype, ctlen, "%s", !strcmp(r.content_type, "image/webp") ? "image/webp"
-                                                                          : "image/jpeg");
+    if ((e = drop_key(&key, x->cfg.s3.prefix, "thumbs", id)) ||
+        (e = s3_get_object(c, buf_str(&key), NULL, s3_write_to_buf, body, &r)))
+        goto out;
+    snprintf(ctype, ctlen, "%s", !strcmp(r.content_type, "image/webp") ? "image/webp"
+                                                                      : "image/jpeg");
+out:
     s3_result_free(&r);
     buf_free(&key);
     return e;

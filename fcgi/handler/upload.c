@@ -221,16 +221,17 @@ static enum sl_err commit(struct upload *u)
              img_type_name(img_sniff(u->head, u->head_len)));
     struct s3_kv kv[DROP_META_KV];
     struct buf scratch = BUF_INIT(8192);
+    struct s3_result r = S3_RESULT_INIT;
+    struct s3_body empty = {.length = 0, .mem = ""};
     size_t n;
-    enum sl_err e = drop_meta_to_kv(&u->meta, 0, kv, &n, &scratch);
-    if (!e) {
-        struct s3_put_opts o = {.content_type = u->meta.content_type, .meta = kv, .n_meta = n};
-        struct s3_body empty = {.length = 0, .mem = ""};
-        struct s3_result r = {0};
-        u->record_attempted = 1;
-        e = s3_put_object(u->c, buf_str(&u->record), &empty, &o, &r);
-        s3_result_free(&r);
-    }
+    enum sl_err e;
+    if ((e = drop_meta_to_kv(&u->meta, 0, kv, &n, &scratch)))
+        goto out;
+    struct s3_put_opts o = {.content_type = u->meta.content_type, .meta = kv, .n_meta = n};
+    u->record_attempted = 1;
+    e = s3_put_object(u->c, buf_str(&u->record), &empty, &o, &r);
+out:
+    s3_result_free(&r);
     buf_free(&scratch);
     return e;
 }
@@ -238,7 +239,7 @@ static enum sl_err commit(struct upload *u)
 /* 1 if the key is gone (deleted now or never there) */
 static int delete_key(struct upload *u, const struct buf *key)
 {
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
     enum sl_err e = s3_delete_object(u->c, buf_str(key), &r);
     s3_result_free(&r);
     if (e && e != SL_ES3_NOTFOUND)
