@@ -44,7 +44,8 @@ enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct d
     }
     if ((e = drop_meta_to_kv(m, 0, kv, &n, &scratch)))
         goto out;
-    memcpy(kv + n, extra, n_extra * sizeof *extra);
+    if (n_extra)   /* extra may be NULL then */
+        memcpy(kv + n, extra, n_extra * sizeof *extra);
     n += n_extra;
     kv[n++] = (struct s3_kv){"kind", (char *)kind};
     struct s3_put_opts po = {.content_type = m->content_type, .meta = kv, .n_meta = n};

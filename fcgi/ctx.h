@@ -22,6 +22,7 @@ struct ctx {
     struct metrics m;
     struct inflight inflight;
     atomic_int stopping;                  /* SIGTERM seen: drain */
+    int trace;                            /* SLUICE_TRACE set: log every upload state change */
 };
 
 #endif

@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         }
     }
     cfgpath = config_path(cfgpath);
+    ctx.trace = getenv("SLUICE_TRACE") != NULL;
     config_defaults(&ctx.cfg);
     struct buf why = BUF_INIT(4096);
     if (threads > 0)

@@ -50,11 +50,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int st = router_match(h.method, h.path, &m, allow);
         if (st != 200 && st != 404 && st != 405)
             abort();
-        for (size_t i = 0; st == 200 && i < m.n_args; i++)
-            if (!m.arg[i][0] || !strstr(h.path, m.arg[i]))
+        if (st == 200) {   /* the pattern with its captures put back is the path again */
+            char back[sizeof h.path + 8];
+            size_t o = 0, k = 0;
+            for (const char *p = m.route->pattern; *p && o < sizeof back - 1;) {
+                if (*p == '{') {
+                    if (k >= m.n_args)
+                        abort();
+                    size_t n = strlen(m.arg[k]);
+                    if (!n || o + n >= sizeof back || (strchr(m.arg[k], '/') && p[1] != '*'))
+                        abort();
+                    memcpy(back + o, m.arg[k++], n);
+                    o += n;
+                    p = strchr(p, '}') + 1;
+                } else {
+                    back[o++] = *p++;
+                }
+            }
+            back[o] = '\0';
+            if (k != m.n_args || strcmp(back, h.path) != 0 ||
+                !(router_method(h.method) & m.route->methods))
                 abort();
-        if (st == 405 && !allow[0])
-            abort();
+        }
         struct buf v = BUF_INIT(1 << 16);
         char name[DROP_NAME_MAX + 1], ct[128], boundary[MP_BOUNDARY_MAX + 1];
         if (!strncmp(h.path, "/api/drops/", 11)) {

@@ -22,41 +22,50 @@
 #define BODY_MAX (64 * 1024)
 
 /* the presigned PUT (content-length and content-type signed: S3 refuses another size) */
-static json_t *put_upload(const struct ctx *x, const char *key, const struct drop_meta *m,
-                          long ttl, time_t now)
+static enum sl_err put_upload(const struct ctx *x, const char *key, const struct drop_meta *m,
+                              long ttl, time_t now, json_t **out)
 {
     struct buf url = BUF_INIT(16384);
     char len[24];
-    json_t *j = NULL;
+    enum sl_err e;
     snprintf(len, sizeof len, "%llu", (unsigned long long)m->size);
     struct s3_kv hd[2] = {{"content-length", len}, {"content-type", (char *)m->content_type}};
-    if (!s3_presign(&x->cfg.s3, "PUT", key, NULL, hd, 2, ttl, now, &url))
-        j = json_pack("{s:s,s:o,s:{s:o}}", "method", "PUT", "url", http_json_str(buf_str(&url)),
-                      "headers", "Content-Type", http_json_str(m->content_type));
+    if ((e = s3_presign(&x->cfg.s3, "PUT", key, NULL, hd, 2, ttl, now, &url)))
+        goto out;
+    *out = json_pack("{s:s,s:o,s:{s:o}}", "method", "PUT", "url", http_json_str(buf_str(&url)),
+                     "headers", "Content-Type", http_json_str(m->content_type));
+    e = *out ? SL_OK : SL_ENOMEM;
+out:
     buf_free(&url);
-    return j;
+    return e;
 }
 
 /* the POST policy: this exact key, content-length-range = the declared size, the type */
-static json_t *post_upload(const struct ctx *x, const char *key, const struct drop_meta *m,
-                           long ttl, time_t now)
+static enum sl_err post_upload(const struct ctx *x, const char *key, const struct drop_meta *m,
+                               long ttl, time_t now, json_t **out)
 {
     struct s3_post_form form = {0};
     struct s3_post_opts pp = {.key = key, .min_size = m->size,
                               .max_size = m->size ? m->size : 1,
                               .content_type = m->content_type, .success_status = 201,
                               .expires = ttl};
-    json_t *j = NULL, *fields = NULL;
-    if (s3_post_policy(&x->cfg.s3, &pp, now, &form) || !(fields = json_object()))
+    json_t *fields = NULL;
+    enum sl_err e;
+    if ((e = s3_post_policy(&x->cfg.s3, &pp, now, &form)))
+        goto out;
+    e = SL_ENOMEM;
+    if (!(fields = json_object()))
         goto out;
     for (size_t i = 0; i < form.n_fields; i++)
         json_object_set_new(fields, form.fields[i].name, http_json_str(form.fields[i].value));
-    j = json_pack("{s:s,s:o,s:O}", "method", "POST", "url", http_json_str(buf_str(&form.url)),
-                  "fields", fields);
+    *out = json_pack("{s:s,s:o,s:O}", "method", "POST", "url",
+                     http_json_str(buf_str(&form.url)), "fields", fields);
+    if (*out)
+        e = SL_OK;
 out:
     json_decref(fields);
     s3_post_form_free(&form);
-    return j;
+    return e;
 }
 
 HANDLER(direct_create)
@@ -97,12 +106,9 @@ HANDLER(direct_create)
     reserved = 1;
     if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d.id)))
         goto fail;
-    up = r.post ? post_upload(x, buf_str(&key), &d, ttl, now)
-                : put_upload(x, buf_str(&key), &d, ttl, now);
-    if (!up) {
-        e = SL_EINTERNAL;
+    if ((e = r.post ? post_upload(x, buf_str(&key), &d, ttl, now, &up)
+                    : put_upload(x, buf_str(&key), &d, ttl, now, &up)))
         goto fail;
-    }
     http_iso8601(now + ttl, expires);
     http_reply_json(h, 201,
                     json_pack("{s:s,s:o,s:s,s:s,s:o,s:O}", "id", d.id, "url",

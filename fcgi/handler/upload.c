@@ -82,13 +82,10 @@ struct upload {
     struct inflight_entry track;     /* in x->inflight while q exists */
 };
 
-static int tracing = -1;   /* SLUICE_TRACE set: log every state change (read once) */
 
 static void set_state(struct upload *u, enum up_state s)
 {
-    if (tracing < 0)
-        tracing = getenv("SLUICE_TRACE") != NULL;
-    if (tracing) {
+    if (u->x->trace) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         fprintf(stderr, "sluice: %ld.%03ld upload %s: %s -> %s\n", (long)ts.tv_sec,
