@@ -52,23 +52,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (st == 200) {   /* the pattern with its captures put back is the path again */
             char back[sizeof h.path + 8];
-            size_t o = 0, k = 0;
-            for (const char *p = m.route->pattern; *p && o < sizeof back - 1;) {
-                if (*p == '{') {
-                    if (k >= m.n_args)
+            size_t o = 0, ai = 0;
+            for (const char *pp = m.route->pattern; *pp && o < sizeof back - 1;) {
+                if (*pp == '{') {
+                    if (ai >= m.n_args)
                         abort();
-                    size_t n = strlen(m.arg[k]);
-                    if (!n || o + n >= sizeof back || (strchr(m.arg[k], '/') && p[1] != '*'))
+                    size_t n = strlen(m.arg[ai]);
+                    if (!n || o + n >= sizeof back || (strchr(m.arg[ai], '/') && pp[1] != '*'))
                         abort();
-                    memcpy(back + o, m.arg[k++], n);
+                    memcpy(back + o, m.arg[ai++], n);
                     o += n;
-                    p = strchr(p, '}') + 1;
+                    pp = strchr(pp, '}') + 1;
                 } else {
-                    back[o++] = *p++;
+                    back[o++] = *pp++;
                 }
             }
             back[o] = '\0';
-            if (k != m.n_args || strcmp(back, h.path) != 0 ||
+            if (ai != m.n_args || strcmp(back, h.path) != 0 ||
                 !(router_method(h.method) & m.route->methods))
                 abort();
         }
