@@ -59,7 +59,7 @@ $(BUILD)/fcgi/%.o: fcgi/%.c
 	$(CC) $(ALLCFLAGS) -Ifcgi -Ifcgi/handler -c $< -o $@
 
 # the router's table against stub handlers, and the request-body parsers
-$(BUILD)/tests/test_router: tests/unit/test_router.c fcgi/router.c fcgi/http.c tests/tools/stub_handlers.c $(DROP_LIB) $(CORE_LIB)
+$(BUILD)/tests/test_router: tests/unit/test_router.c fcgi/router.c fcgi/http.c fcgi/watchdog.c tests/tools/stub_handlers.c $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Ifcgi -Ifcgi/handler -o $@ $(filter %.c %.a,$^) \
 	    $(LDALL) -lcmocka -lfcgi -ljansson $(LDLIBS_CORE)
@@ -67,8 +67,8 @@ $(BUILD)/tests/test_body: tests/unit/test_body.c fcgi/body.c $(DROP_LIB) $(CORE_
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Ifcgi -o $@ $(filter %.c %.a,$^) $(LDALL) -lcmocka -ljansson $(LDLIBS_CORE)
 
-$(THUMBD_BIN): $(BUILD)/thumbs/thumbd.o $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
-	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_GD) $(LDLIBS_CORE)
+$(THUMBD_BIN): $(BUILD)/thumbs/thumbd.o $(BUILD)/thumbs/sandbox.o $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
+	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_GD) -lseccomp $(LDLIBS_CORE)
 
 # the thumbnail tests need GD (they make their own images with it)
 $(BUILD)/tests/test_thumb: tests/unit/test_thumb.c $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
@@ -139,7 +139,7 @@ build-fuzz/fuzz_json: fuzz/fuzz_json.c fcgi/body.c $(DROP_SRC) $(CORE_SRC) $(wil
 	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ifcgi $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
 	    -o $@ $< fcgi/body.c $(DROP_SRC) $(CORE_SRC) -ljansson $(LDLIBS_CORE)
 
-FUZZ_REQ_SRC := fcgi/http.c fcgi/router.c tests/tools/stub_handlers.c
+FUZZ_REQ_SRC := fcgi/http.c fcgi/watchdog.c fcgi/router.c tests/tools/stub_handlers.c
 build-fuzz/fuzz_request: fuzz/fuzz_request.c $(FUZZ_REQ_SRC) $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h fcgi/*.h)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ifcgi -Ifcgi/handler $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \

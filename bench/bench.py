@@ -522,7 +522,7 @@ def report_slots():
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         m = http.client.HTTPConnection("127.0.0.1", port)
-        m.request("GET", "/metrics")
+        m.request("GET", "/metrics", headers={"Authorization": "Bearer " + os.environ.get("SLUICE_METRICS_TOKEN", "metrics-token")})
         if "sluice_slots_in_use 2" in m.getresponse().read().decode():
             break
         time.sleep(0.05)

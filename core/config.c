@@ -33,6 +33,10 @@ static const struct key keys[] = {
     {"s3", "access_key_id", K_STR, O(s3.access_key_id), 0, 0},
     {"s3", "secret_access_key", K_STR, O(s3.secret_access_key), 0, 0},
     {"s3", "session_token", K_STR, O(s3.session_token), 0, 0},
+    {"s3", "signer_access_key_id", K_STR, O(s3.signer_access_key_id), 0, 0},
+    {"s3", "signer_secret_access_key", K_STR, O(s3.signer_secret_access_key), 0, 0},
+    {"s3", "part_signer_access_key_id", K_STR, O(s3.part_signer_access_key_id), 0, 0},
+    {"s3", "part_signer_secret_access_key", K_STR, O(s3.part_signer_secret_access_key), 0, 0},
     {"s3", "addressing", K_ADDRESSING, O(s3.path_style), 0, 0},
     {"s3", "verify_tls", K_BOOL, O(s3.verify_tls), 0, 0},
     {"s3", "ca_file", K_STR, O(s3.ca_file), 0, 0},
@@ -47,6 +51,7 @@ static const struct key keys[] = {
     {"upload", "part_size", K_SIZE, O(upload.part_size), S3_MIN_PART_SIZE, 5LL << 30},
     {"upload", "parallel_parts", K_INT, O(upload.parallel_parts), 1, 4},
     {"upload", "idle_timeout", K_DURATION, O(upload.idle_timeout), 1, 3600},
+    {"upload", "min_rate", K_SIZE, O(upload.min_rate), 0, 1LL << 30},
     {"upload", "anonymous", K_BOOL, O(upload.anonymous), 0, 0},
     {"upload", "token", K_STRLIST, O(upload.tokens), 0, 0},
     {"upload", "slot_dir", K_STR, O(upload.slot_dir), 0, 0},
@@ -59,6 +64,7 @@ static const struct key keys[] = {
     {"server", "socket", K_STR, O(server.socket), 0, 0},
     {"server", "drain_timeout", K_DURATION, O(server.drain_timeout), 0, 3600},
     {"server", "janitor_on_start", K_BOOL, O(server.janitor_on_start), 0, 0},
+    {"server", "metrics_token", K_STR, O(server.metrics_token), 0, 0},
     {"janitor", "max_age", K_DURATION, O(janitor.max_age), 60, 365LL * 86400},
     {"thumbs", "enabled", K_BOOL, O(thumbs.enabled), 0, 0},
     {"thumbs", "spool_dir", K_STR, O(thumbs.spool_dir), 0, 0},
@@ -100,6 +106,7 @@ void config_defaults(struct sluice_config *c)
     c->upload.download_expires = 300;
     c->upload.direct_expires = 900;
     c->upload.reserve_ttl = 3600;
+    c->upload.min_rate = 1024;
     c->server.threads = 16;
     c->server.drain_timeout = 30;
     c->server.janitor_on_start = 1;
@@ -448,6 +455,11 @@ enum sl_err config_validate(const struct sluice_config *c, struct buf *why)
         !*s->secret_access_key) {
         buf_puts(why, "missing credentials: set access_key_id and secret_access_key in [s3], "
                       "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        return SL_ECONFIG;
+    }
+    if (!s->signer_access_key_id != !s->signer_secret_access_key ||
+        !s->part_signer_access_key_id != !s->part_signer_secret_access_key) {
+        buf_puts(why, "s3: a signer needs both its access_key_id and its secret_access_key");
         return SL_ECONFIG;
     }
     if (s->endpoint && s3_parse_endpoint(s->endpoint, &ep)) {

@@ -29,6 +29,8 @@ struct upload_config {
     uint64_t part_size;         /* multipart part size, >= 5 MiB, <= buffer_cap */
     int parallel_parts;         /* parts on the wire at once (as many as buffer_cap holds) */
     long idle_timeout;          /* seconds without body bytes before rollback */
+    uint64_t min_rate;          /* bytes/s a body must keep up, measured per 64 KiB read and
+                                 * never over less than idle_timeout; under it: 408. 0: off */
     int anonymous;              /* 1: no bearer token needed */
     char **tokens;              /* NULL-terminated; bearer tokens allowed to upload */
     char *slot_dir;             /* where the slot lock files live */
@@ -44,6 +46,7 @@ struct server_config {
     char *socket;               /* listen here when not started by spawn-fcgi; NULL: fd 0 */
     long drain_timeout;         /* seconds SIGTERM waits for uploads before rolling them back */
     int janitor_on_start;       /* run the janitor when a worker starts */
+    char *metrics_token;        /* /metrics needs "Authorization: Bearer <it>"; NULL: off */
 };
 
 struct thumbs_config {

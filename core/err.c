@@ -20,6 +20,8 @@ static const struct sl_err_info table[SL_ERR_COUNT] = {
     [SL_EUNPROCESSABLE] = {"unprocessable", "the upload does not match what was announced", 422,
                            "Unprocessable Content", C},
     [SL_ECLIENT_GONE] = {"client_gone", "the client closed the connection", 400, "Bad Request", C},
+    [SL_ECHANGED] = {"changed", "this drop's bytes were changed after it was uploaded; it is no "
+                    "longer served", 409, "Conflict", C},
     [SL_EBUSY] = {"busy", "all upload slots are in use, retry shortly", 503,
                   "Service Unavailable", R},
     [SL_ESHUTDOWN] = {"shutting_down", "the server is restarting, retry shortly", 503,

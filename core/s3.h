@@ -29,6 +29,12 @@ struct s3_config {
     char *access_key_id;
     char *secret_access_key;
     char *session_token;     /* NULL: none */
+    /* what URLs and POST policies handed to clients are signed with (NULL: the key above; see
+     * docs/design.md "Least-privilege signing"): single PUTs/POSTs, and multipart parts */
+    char *signer_access_key_id;
+    char *signer_secret_access_key;
+    char *part_signer_access_key_id;
+    char *part_signer_secret_access_key;
     int path_style;          /* 1: host/bucket/key; 0: bucket.host/key (virtual-hosted) */
     int verify_tls;          /* 1 (default): verify the server's certificate */
     char *ca_file;           /* NULL: the system's CA store */
@@ -89,6 +95,7 @@ struct s3_put_opts {
     const char *content_type;         /* NULL: application/octet-stream */
     const char *cache_control;
     const char *content_disposition;
+    const char *acl;                  /* a canned ACL (x-amz-acl); NULL: none */
     const struct s3_kv *meta;         /* values must be printable ASCII (encode beforehand):
                                        * a control character in any header value or name is
                                        * SL_EHEADER_VALUE, and nothing is sent */
@@ -221,6 +228,8 @@ struct s3_post_opts {
     uint64_t max_size;        /* 0: no range */
     const char *content_type; /* NULL: any */
     int success_status;       /* 0 (S3's default 204) or 200 / 201 */
+    const char *acl;          /* NULL, or the exact canned ACL the form must carry */
+    const char *content_disposition;   /* NULL, or the exact Content-Disposition */
     long expires;
 };
 

@@ -64,7 +64,7 @@ void s3_stats_note(enum s3_op op, int64_t ms, int failed);
 /* The headers a PUT or CreateMultipartUpload sends for its options. kv borrows from the
  * options and from owned, which s3_put_headers_free() releases. */
 struct s3_put_headers {
-    struct s3_kv kv[3 + S3_MAX_META];
+    struct s3_kv kv[4 + S3_MAX_META];   /* type, cache, disposition, acl + metadata */
     char *owned[S3_MAX_META];
     size_t n, n_owned;
 };

@@ -24,6 +24,8 @@ enum sl_err s3_put_headers_make(const struct s3_put_opts *o, struct s3_put_heade
         h->kv[h->n++] = (struct s3_kv){"cache-control", (char *)o->cache_control};
     if (o->content_disposition)
         h->kv[h->n++] = (struct s3_kv){"content-disposition", (char *)o->content_disposition};
+    if (o->acl)
+        h->kv[h->n++] = (struct s3_kv){"x-amz-acl", (char *)o->acl};
     if (o->n_meta > S3_MAX_META)
         return SL_EBADREQ;
     for (size_t i = 0; i < o->n_meta; i++) {

@@ -263,6 +263,11 @@ enum sl_err s3_post_policy(const struct s3_config *cfg, const struct s3_post_opt
         goto out;
     if (o->success_status && (e = exact(&pol, out, "success_action_status", st)))
         goto out;
+    if (o->acl && (e = exact(&pol, out, "acl", o->acl)))
+        goto out;
+    if (o->content_disposition &&
+        (e = exact(&pol, out, "Content-Disposition", o->content_disposition)))
+        goto out;
     if ((e = exact(&pol, out, "x-amz-credential", cred)))
         goto out;
     if ((e = exact(&pol, out, "x-amz-algorithm", SIGV4_ALGORITHM)))

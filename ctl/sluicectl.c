@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "config.h"
 #include "janitor.h"
 #include "json.h"
@@ -190,6 +192,144 @@ static void explain(const char *what, enum sl_err e, const struct s3_result *r)
            r->message[0] ? ": " : "", r->message);
 }
 
+/* 1 if e is S3 refusing us (403 and the like), which is what the signers must get */
+static int refused(enum sl_err e)
+{
+    return e == SL_ES3_AUTH || e == SL_ES3_REJECTED;
+}
+
+/* one signer: it must not read (so no copy source), set an ACL or write outside drops/; the
+ * single-PUT signer must write a drop the worker can read. 1 if a problem was found. */
+static int check_signer(const struct sluice_config *c, struct s3_client *owner, const char *what,
+                        const char *ak, const char *sk, int single, const char *probe)
+{
+    if (!ak) {
+        printf("warn %s not set: upload URLs handed to clients are signed with the worker's own "
+               "key, which can read (copy) any object and set ACLs (docs/design.md, "
+               "\"Least-privilege signing\")\n", what);
+        return 0;
+    }
+    struct s3_config sc = c->s3;
+    sc.access_key_id = (char *)ak;
+    sc.secret_access_key = (char *)sk;
+    sc.session_token = NULL;
+    sc.max_retries = 0;
+    struct s3_client *cl;
+    struct s3_result r = S3_RESULT_INIT;
+    struct buf got = BUF_INIT(64);
+    char key[512];
+    int bad = 0;
+    if (s3_client_new(&sc, &cl))
+        return die("%s", "out of memory");
+    enum sl_err e = s3_get_object(cl, probe, NULL, s3_write_to_buf, &got, &r);
+    printf("%s %s cannot read objects (so cannot copy them)\n", refused(e) ? "ok  " : "FAIL",
+           what);
+    bad |= !refused(e);
+    struct s3_body body = {.length = 5, .mem = "probe"};
+    struct s3_put_opts pub = {.acl = "public-read"};
+    snprintf(key, sizeof key, "%sdrops/check-%ld-%d", c->s3.prefix, (long)time(NULL), getpid());
+    e = s3_put_object(cl, key, &body, &pub, &r);
+    if (single || refused(e)) {
+        printf("%s %s cannot write a public-read object\n", refused(e) ? "ok  " : "FAIL", what);
+        bad |= !refused(e);
+    } else {
+        printf("note %s may PUT with an ACL of its own choosing: only sign parts with it (their "
+               "URLs cannot become a plain PUT)\n", what);
+    }
+    if (!e)
+        s3_delete_object(owner, key, &r);
+    char outside[512];
+    snprintf(outside, sizeof outside, "%smeta/check-%ld-%d", c->s3.prefix, (long)time(NULL),
+             getpid());
+    struct s3_put_opts bofc = {.acl = "bucket-owner-full-control"};
+    e = s3_put_object(cl, outside, &body, &bofc, &r);
+    printf("%s %s cannot write outside %sdrops/\n", refused(e) ? "ok  " : "FAIL", what,
+           c->s3.prefix);
+    bad |= !refused(e);
+    if (!e)
+        s3_delete_object(owner, outside, &r);
+    if (single) {
+        e = s3_put_object(cl, key, &body, &bofc, &r);
+        buf_reset(&got);
+        enum sl_err ge = e ? e : s3_get_object(owner, key, NULL, s3_write_to_buf, &got, &r);
+        printf("%s %s writes drops (bucket-owner-full-control) the worker can read\n",
+               !ge ? "ok  " : "FAIL", what);
+        bad |= ge != SL_OK;
+        if (!e)
+            s3_delete_object(owner, key, &r);
+    }
+    buf_free(&got);
+    s3_result_free(&r);
+    s3_client_free(cl);
+    return bad;
+}
+
+static size_t read_probe(char *dst, size_t size, size_t n, void *ud)
+{
+    const char **p = ud;
+    size_t len = strlen(*p), k = len < size * n ? len : size * n;
+    memcpy(dst, *p, k);
+    *p += k;
+    return k;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return size * n;
+}
+
+/* Does the store apply an x-amz-* header a client adds to a presigned PUT without signing
+ * it? (RGW does, AWS refuses the request.) -1 if it could not be told. */
+static int honours_unsigned(const struct sluice_config *c, struct s3_client *owner)
+{
+    struct buf url = BUF_INIT(16384);
+    struct s3_result r = S3_RESULT_INIT;
+    char key[512];
+    long status = 0;
+    int yes = -1;
+    snprintf(key, sizeof key, "%scheck/unsigned-%ld-%d", c->s3.prefix, (long)time(NULL), getpid());
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "x-amz-meta-probe: unsigned");
+    struct curl_slist *hd2 = hd ? curl_slist_append(hd, "Expect:") : NULL;
+    const char *body = "probe";
+    if (!h || !hd2 || s3_presign(&c->s3, "PUT", key, NULL, NULL, 0, 60, time(NULL), &url))
+        goto out;
+    hd = hd2;
+    curl_easy_setopt(h, CURLOPT_URL, buf_str(&url));
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_probe);
+    curl_easy_setopt(h, CURLOPT_READDATA, &body);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)5);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    if (!c->s3.verify_tls) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (c->s3.ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->s3.ca_file);
+    if (curl_easy_perform(h) != CURLE_OK)
+        goto out;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 400) {
+        yes = 0;   /* refused: the header would have had to be signed */
+        goto out;
+    }
+    if (s3_head_object(owner, key, &r) == SL_OK)
+        yes = s3_result_meta(&r, "probe") != NULL;
+    s3_delete_object(owner, key, &r);
+out:
+    curl_slist_free_all(hd);
+    if (h)
+        curl_easy_cleanup(h);
+    s3_result_free(&r);
+    buf_free(&url);
+    return yes;
+}
+
 static int cmd_check(struct sluice_config *c)
 {
     struct s3_client *cl;
@@ -238,6 +378,22 @@ static int cmd_check(struct sluice_config *c)
             printf("ok   write, read back and delete an object under the prefix\n");
         }
         buf_free(&got);
+        bad |= check_signer(c, cl, "s3.signer", c->s3.signer_access_key_id,
+                            c->s3.signer_secret_access_key, 1, key);
+        bad |= check_signer(c, cl, "s3.part_signer", c->s3.part_signer_access_key_id,
+                            c->s3.part_signer_secret_access_key, 0, key);
+        switch (honours_unsigned(c, cl)) {
+        case 1:
+            printf("warn the store applies x-amz-* headers a client adds to a presigned URL "
+                   "unsigned (Ceph RGW does; AWS refuses them): what stops a client is the "
+                   "signers' policy, so keep s3.signer_* and s3.part_signer_* set\n");
+            break;
+        case 0:
+            printf("ok   the store refuses x-amz-* headers a presigned URL did not sign\n");
+            break;
+        default:
+            printf("warn could not tell whether the store honours unsigned x-amz-* headers\n");
+        }
         if ((e = s3_delete_object(cl, key, &r))) {
             explain("delete it", e, &r);
             bad = 1;

@@ -55,11 +55,13 @@ static void remove_rejected(struct s3_client *c, const char *key, struct s3_resu
 }
 
 enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct spool *spool,
-                               const char *id, const char *want_sha256, struct drop_meta *m,
-                               char *msg, size_t msglen)
+                               const char *id, const struct drop_resv *known,
+                               const char *want_sha256, struct drop_meta *m, char *msg,
+                               size_t msglen)
 {
     struct buf key = BUF_INIT(4096), scratch = BUF_INIT(8192), head = BUF_INIT(64);
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
+    struct drop_resv rv;
     enum sl_err e;
     snprintf(msg, msglen, "%s", "");
     drop_key(&key, prefix, "meta", id);
@@ -68,21 +70,20 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
         e = SL_ECONFLICT;
         goto out;
     }
-    drop_key(&key, prefix, "reserved", id);
-    e = s3_head_object(c, buf_str(&key), &r);
-    if (e || drop_meta_from_result(&r, id, m)) {
-        snprintf(msg, msglen, "no such reservation (expired?)");
-        e = SL_ENOTFOUND;
+    if (known) {
+        rv = *known;
+    } else if ((e = drop_reservation(c, prefix, id, &rv))) {
+        if (e == SL_ENOTFOUND)
+            snprintf(msg, msglen, "no such reservation (expired?)");
         goto out;
     }
-    const char *kind = s3_result_meta(&r, "kind");
-    if (!kind || strcmp(kind, "direct") != 0) {
+    *m = rv.m;
+    if (strcmp(rv.kind, "direct") != 0) {
         snprintf(msg, msglen, "this upload streams through sluice, which completes it");
         e = SL_ECONFLICT;
         goto out;
     }
-    const char *declared = s3_result_meta(&r, "declared");
-    int any_size = declared && !strcmp(declared, "no");   /* Uppy: the size comes later */
+    int any_size = rv.any_size;   /* Uppy: the size comes with the bytes */
     drop_key(&key, prefix, "drops", id);
     e = s3_head_object(c, buf_str(&key), &r);
     if (e == SL_ES3_NOTFOUND) {
@@ -92,6 +93,7 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
     }
     if (e)
         goto out;
+    drop_etag_copy(r.etag, m->etag);   /* what the link serves from now on, and nothing else */
     if (any_size) {
         m->size = r.content_length;
     } else if (r.content_length != m->size) {
@@ -110,8 +112,7 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
         if ((e = object_sha256(c, buf_str(&key), got, &r)))
             goto out;
         if (strcmp(got, want_sha256) != 0) {
-            snprintf(msg, msglen, "the uploaded file's sha256 is %s, not the %s announced", got,
-                     want_sha256);
+            snprintf(msg, msglen, "the uploaded file does not have the sha256 announced");
             remove_rejected(c, buf_str(&key), &r, msg, msglen);
             e = SL_EUNPROCESSABLE;
             goto out;
@@ -147,7 +148,7 @@ out:
 enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id)
 {
     struct buf key = BUF_INIT(4096);
-    struct s3_result r = {0};
+    struct s3_result r = S3_RESULT_INIT;
     enum sl_err e;
     if ((e = drop_key(&key, prefix, "reserved", id)))
         goto out;

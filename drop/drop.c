@@ -77,6 +77,17 @@ enum sl_err drop_key(struct buf *out, const char *prefix, const char *kind, cons
     return buf_printf(out, "%s%s/%s", prefix ? prefix : "", kind, id);
 }
 
+/* a code point that must not reach a name someone else reads: C1 controls, the bidi
+ * controls that make "evil\u202Etxt.exe" look like "evilexe.txt", line and paragraph
+ * separators, the byte-order mark */
+static int invisible(const unsigned char *p, size_t l)
+{
+    unsigned cp = l == 2 ? (p[0] & 0x1fu) << 6 | (p[1] & 0x3fu)
+                  : l == 3 ? (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu) : 0;
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 void drop_sanitize_name(const char *in, size_t n, char out[DROP_NAME_MAX + 1])
 {
     /* last path component: browsers and tools send "C:\\x\\y.txt" or "a/b/c" */
@@ -94,8 +105,8 @@ void drop_sanitize_name(const char *in, size_t n, char out[DROP_NAME_MAX + 1])
             i++;
             continue;
         }
-        if (l == 1 && (p[i] < 0x20 || p[i] == 0x7f)) {
-            i++;                    /* control characters (CR, LF, NUL, ...) are dropped */
+        if ((l == 1 && (p[i] < 0x20 || p[i] == 0x7f)) || invisible(p + i, l)) {
+            i += l;                 /* control characters (CR, LF, NUL, C1, bidi) are dropped */
             continue;
         }
         if (o + l > DROP_NAME_MAX)
@@ -122,7 +133,7 @@ static int tchar(int c)
     return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
 }
 
-void drop_content_type(const char *ct, const char *name, char out[128])
+static void guess_type(const char *ct, const char *name, char out[128])
 {
     if (ct) {
         size_t i = 0, slash = 0, o = 0;
@@ -166,6 +177,32 @@ void drop_content_type(const char *ct, const char *name, char out[128])
         }
     }
     strcpy(out, "application/octet-stream");
+}
+
+/* a type a browser would run (scripts, markup that may carry them) if the storage origin ever
+ * served it inline */
+static int active_type(const char *t)
+{
+    static const char *const active[] = {
+        "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+        "text/xsl", "text/javascript", "application/javascript", "application/x-javascript",
+        "application/ecmascript", "text/ecmascript", "text/css", "application/x-shockwave-flash",
+        "multipart/x-mixed-replace", "text/vtt",
+    };
+    size_t n = strlen(t);
+    if (n > 4 && !strcmp(t + n - 4, "+xml"))
+        return 1;
+    for (size_t i = 0; i < sizeof active / sizeof active[0]; i++)
+        if (!strcmp(t, active[i]))
+            return 1;
+    return 0;
+}
+
+void drop_content_type(const char *ct, const char *name, char out[128])
+{
+    guess_type(ct, name, out);
+    if (active_type(out))
+        strcpy(out, "application/octet-stream");   /* stored and served as plain bytes */
 }
 
 enum sl_err drop_pct_encode(struct buf *out, const char *s)
@@ -220,12 +257,12 @@ enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
     buf_reset(scratch);
     /* every value is written first, then pointed at: scratch may move while it grows */
     static const char *const names[DROP_META_KV] = {"name", "token-hash", "created", "size",
-                                                    "sha256", "image"};
+                                                    "sha256", "image", "etag"};
     char created[24], size[24];
     snprintf(created, sizeof created, "%lld", (long long)m->created);
     snprintf(size, sizeof size, "%llu", (unsigned long long)m->size);
     const char *plain[DROP_META_KV] = {NULL, m->token_hash, created, size, m->sha256,
-                                       m->image[0] ? m->image : "none"};
+                                       m->image[0] ? m->image : "none", m->etag};
     size_t at[DROP_META_KV];
     enum sl_err e;
     at[0] = 0;
@@ -292,7 +329,25 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
     snprintf(m->image, sizeof m->image, "%s",
              img && strlen(img) < sizeof m->image && strspn(img, "abcdefghijklmnopqrstuvwxyz") ==
                  strlen(img) ? img : "none");
+    drop_etag_copy(s3_result_meta(r, "etag"), m->etag);
     return SL_OK;
+}
+
+void drop_etag_copy(const char *etag, char out[80])
+{
+    out[0] = '\0';
+    if (!etag)
+        return;
+    size_t n = strlen(etag);
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"')
+        etag++, n -= 2;
+    if (n == 0 || n >= 80)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (etag[i] < 0x21 || etag[i] > 0x7e || etag[i] == '"')
+            return;   /* not an ETag S3 would send: treat as unknown */
+    memcpy(out, etag, n);
+    out[n] = '\0';
 }
 
 /* a form-encoded value ('+' is a space) decoded into out */

@@ -37,6 +37,8 @@ struct drop_meta {
     char token_hash[65];            /* sha256 of the delete token, hex */
     time_t created;
     char image[8];                  /* sniffed from the bytes: "jpeg", ..., "none" */
+    char etag[80];                  /* the bytes object's ETag at commit, without quotes; ""
+                                     * unknown (a record from before it was kept) */
 };
 
 enum sl_err drop_new_id(char id[DROP_ID_LEN + 1]);
@@ -54,7 +56,9 @@ enum sl_err drop_key(struct buf *out, const char *prefix, const char *kind, cons
  * DROP_NAME_MAX bytes; "file" if nothing is left. */
 void drop_sanitize_name(const char *in, size_t n, char out[DROP_NAME_MAX + 1]);
 /* "type/subtype" lower-cased if ct is a well-formed media type (parameters dropped), else
- * the type guessed from the name's extension, else application/octet-stream. */
+ * the type guessed from the name's extension, else application/octet-stream. Active types
+ * (HTML, SVG, XML, JavaScript, CSS, ...: what a browser would run if it ever rendered the
+ * object) become application/octet-stream. */
 void drop_content_type(const char *ct, const char *name, char out[128]);
 /* Content-Disposition for a download (RFC 6266 / 5987): an ASCII fallback filename plus
  * filename*=UTF-8''... */
@@ -64,7 +68,7 @@ enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
 /* Metadata <-> S3 user metadata. kv needs room for DROP_META_KV entries; their values point
  * into scratch, which must outlive kv. *n is DROP_META_KV for a record, or DROP_META_START
  * (name, token-hash, created: what is known before the bytes) when start_only; 0 on failure. */
-#define DROP_META_KV 6
+#define DROP_META_KV 7
 #define DROP_META_START 3
 enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
                             struct s3_kv kv[DROP_META_KV], size_t *n, struct buf *scratch);
@@ -79,10 +83,13 @@ struct spool;
  * committed already; SL_ENOTFOUND: no reservation; SL_EUNPROCESSABLE: the wrong size or
  * sha256 (those bytes are deleted, so nothing visible remains; if that delete fails, msg says
  * so and the janitor deletes them later). msg says why in words. */
-/* want_sha256 (hex, or NULL): the client's checksum, verified by reading the object. */
+/* want_sha256 (hex, or NULL): the client's checksum, verified by reading the object. known:
+ * the reservation as the caller read it (to check a capability), or NULL to read it here. */
+struct drop_resv;
 enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct spool *spool,
-                               const char *id, const char *want_sha256, struct drop_meta *m,
-                               char *msg, size_t msglen);
+                               const char *id, const struct drop_resv *known,
+                               const char *want_sha256, struct drop_meta *m, char *msg,
+                               size_t msglen);
 
 /* ---- the drop's objects in S3 (record.c) ---- */
 
@@ -90,19 +97,33 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
  * record, or an object without sluice's metadata); other codes: S3 trouble. */
 enum sl_err drop_load(struct s3_client *c, const char *prefix, const char *id,
                       struct drop_meta *m);
-/* Writes the reservation marker reserved/<m->id>: m's metadata, then the extra entries
- * (at most DROP_RESERVE_EXTRA_MAX), then kind ("stream": the bytes come through a worker;
- * "direct": straight to S3). */
-#define DROP_RESERVE_EXTRA_MAX 4
-enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_meta *m,
-                         const char *kind, const struct s3_kv *extra, size_t n_extra);
-/* The reservation of id into *m; r keeps the marker's metadata (kind, declared, client) for
- * s3_result_meta (the caller frees it). SL_ENOTFOUND: none (or not a valid id). */
+/* A reservation: the marker reserved/<id>, written before any byte, carrying what was
+ * declared and the hash of the upload capability (drop/cap.h) that every later call on this
+ * upload must present. */
+struct drop_resv {
+    struct drop_meta m;
+    char kind[8];             /* "stream": the bytes come through a worker; "direct": to S3 */
+    int any_size;             /* the size comes with the bytes (Uppy), not beforehand */
+    char upload_hash[65];     /* sha256 of the upload token, hex; "" allows nobody */
+    char client[65];          /* sha256 of the Authorization that made it; "" when not bound */
+    int autocommit;           /* no complete call will come (a stock Uppy's simple POST): the
+                               * share page and the janitor commit it once its bytes are in */
+};
+enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_resv *rv);
+/* The reservation of id into *rv. SL_ENOTFOUND: none (or not a valid id, or not sluice's). */
 enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char *id,
-                             struct drop_meta *m, struct s3_result *r);
+                             struct drop_resv *rv);
+
+/* Cancels the reservation of id: aborts the multipart uploads at its key, deletes its bytes,
+ * then (only once those are gone) its marker. For an id without a record only. */
+enum sl_err drop_discard(struct s3_client *c, const char *prefix, const char *id);
 
 /* Removes the reservation marker of id (gone already counts as done). */
 enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id);
+
+/* An S3 ETag ("..." as sent, or bare) into out without its quotes; "" when absent or not
+ * printable ASCII of at most 79 bytes. */
+void drop_etag_copy(const char *etag, char out[80]);
 
 /* Percent-encode s for a URL path segment or an ASCII header value. */
 enum sl_err drop_pct_encode(struct buf *out, const char *s);

@@ -147,7 +147,7 @@ static enum sl_err clean_reservations(struct sweep *s)
          * if its bytes are all there it becomes a drop rather than being thrown away */
         struct drop_meta dm;
         char msg[200];
-        if (drop_commit_direct(s->c, s->prefix, NULL, id, NULL, &dm, msg, sizeof msg) == SL_OK) {
+        if (drop_commit_direct(s->c, s->prefix, NULL, id, NULL, NULL, &dm, msg, sizeof msg) == SL_OK) {
             say(s, "committed the completed upload %s (age %ld s)", id, age);
             s->rep->markers_removed++;
             continue;

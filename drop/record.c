@@ -29,27 +29,27 @@ out:
     return e;
 }
 
-enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_meta *m,
-                         const char *kind, const struct s3_kv *extra, size_t n_extra)
+enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_resv *rv)
 {
-    struct s3_kv kv[DROP_META_KV + DROP_RESERVE_EXTRA_MAX + 1];
+    struct s3_kv kv[DROP_META_KV + 5];
     struct buf scratch = BUF_INIT(8192), key = BUF_INIT(4096);
     struct s3_result r = S3_RESULT_INIT;
     struct s3_body empty = {.length = 0, .mem = ""};
     size_t n;
     enum sl_err e;
-    if (n_extra > DROP_RESERVE_EXTRA_MAX) {
-        e = SL_EINTERNAL;
+    if ((e = drop_meta_to_kv(&rv->m, 0, kv, &n, &scratch)))
         goto out;
-    }
-    if ((e = drop_meta_to_kv(m, 0, kv, &n, &scratch)))
-        goto out;
-    if (n_extra)   /* extra may be NULL then */
-        memcpy(kv + n, extra, n_extra * sizeof *extra);
-    n += n_extra;
-    kv[n++] = (struct s3_kv){"kind", (char *)kind};
-    struct s3_put_opts po = {.content_type = m->content_type, .meta = kv, .n_meta = n};
-    if ((e = drop_key(&key, prefix, "reserved", m->id)))
+    kv[n++] = (struct s3_kv){"kind", (char *)rv->kind};
+    if (rv->any_size)
+        kv[n++] = (struct s3_kv){"declared", "no"};
+    if (rv->upload_hash[0])
+        kv[n++] = (struct s3_kv){"upload-hash", (char *)rv->upload_hash};
+    if (rv->client[0])
+        kv[n++] = (struct s3_kv){"client", (char *)rv->client};
+    if (rv->autocommit)
+        kv[n++] = (struct s3_kv){"autocommit", "yes"};
+    struct s3_put_opts po = {.content_type = rv->m.content_type, .meta = kv, .n_meta = n};
+    if ((e = drop_key(&key, prefix, "reserved", rv->m.id)))
         goto out;
     e = s3_put_object(c, buf_str(&key), &empty, &po, &r);
 out:
@@ -60,24 +60,75 @@ out:
 }
 
 enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char *id,
-                             struct drop_meta *m, struct s3_result *r)
+                             struct drop_resv *rv)
 {
     struct buf key = BUF_INIT(4096);
+    struct s3_result r = S3_RESULT_INIT;
     enum sl_err e;
+    memset(rv, 0, sizeof *rv);
     if (!drop_valid_id(id)) {
         e = SL_ENOTFOUND;
         goto out;
     }
     if ((e = drop_key(&key, prefix, "reserved", id)))
         goto out;
-    if ((e = s3_head_object(c, buf_str(&key), r))) {
+    if ((e = s3_head_object(c, buf_str(&key), &r))) {
         if (e == SL_ES3_NOTFOUND)
             e = SL_ENOTFOUND;
         goto out;
     }
-    if (drop_meta_from_result(r, id, m))
+    const char *kind = s3_result_meta(&r, "kind"), *declared = s3_result_meta(&r, "declared");
+    const char *up = s3_result_meta(&r, "upload-hash"), *cl = s3_result_meta(&r, "client");
+    if (drop_meta_from_result(&r, id, &rv->m) || !kind || strlen(kind) >= sizeof rv->kind) {
         e = SL_ENOTFOUND;
+        goto out;
+    }
+    strcpy(rv->kind, kind);
+    rv->any_size = declared && !strcmp(declared, "no");
+    if (up && strlen(up) == 64)
+        strcpy(rv->upload_hash, up);
+    if (cl && strlen(cl) == 64)
+        strcpy(rv->client, cl);
+    const char *ac = s3_result_meta(&r, "autocommit");
+    rv->autocommit = ac && !strcmp(ac, "yes");
 out:
+    s3_result_free(&r);
+    buf_free(&key);
+    return e;
+}
+
+enum sl_err drop_discard(struct s3_client *c, const char *prefix, const char *id)
+{
+    struct buf key = BUF_INIT(4096);
+    struct s3_result r = S3_RESULT_INIT;
+    struct s3_upload *ups = NULL;
+    size_t n = 0;
+    enum sl_err e;
+    if ((e = drop_key(&key, prefix, "drops", id)) ||
+        (e = s3_list_multipart_uploads(c, buf_str(&key), &ups, &n, &r)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ups[i].key, buf_str(&key)) != 0)
+            continue;   /* a longer key that starts with this one */
+        enum sl_err ae = s3_mpu_abort(c, ups[i].key, ups[i].upload_id, &r);
+        if (ae && ae != SL_ES3_NOTFOUND && !e)
+            e = ae;
+    }
+    enum sl_err de = s3_delete_object(c, buf_str(&key), &r);
+    if (de && de != SL_ES3_NOTFOUND && !e)
+        e = de;
+    /* a commit that raced this cancel (it wrote the record between the caller's check and the
+     * delete above): the owner asked for nothing to remain, so its record goes too */
+    if (!e && !(e = drop_key(&key, prefix, "meta", id))) {
+        de = s3_delete_object(c, buf_str(&key), &r);
+        if (de && de != SL_ES3_NOTFOUND)
+            e = de;
+    }
+    if (!e)
+        e = drop_unreserve(c, prefix, id);   /* last: it is how the janitor finds the rest */
+out:
+    s3_uploads_free(ups, n);
+    s3_result_free(&r);
     buf_free(&key);
     return e;
 }

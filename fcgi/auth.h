@@ -11,6 +11,14 @@ struct http;
 int auth_upload_ok(const struct ctx *x, const struct http *h);
 /* auth_upload_ok, or a 401 with WWW-Authenticate sent and 0 returned */
 int auth_require_upload(const struct ctx *x, struct http *h);
+/* /metrics: server.metrics_token as a Bearer token (constant time); 404 when it is unset,
+ * 401 when wrong. 1 allowed, else 0 with the reply sent. */
+int auth_require_metrics(const struct ctx *x, struct http *h);
+/* The upload capability (drop/cap.h) a request presents in X-Upload-Token; NULL if none. */
+const char *auth_upload_token(const struct http *h);
+/* 1 if given is the capability whose hash is hash_hex; else a 403 is sent (what: the words
+ * for the capability, "upload token") and 0 returned. Nothing may change before this. */
+int auth_require_cap(struct http *h, const char *given, const char *hash_hex, const char *what);
 /* sha256 (hex) of the caller's Authorization header ("" when none): binds a reservation to
  * the credential that made it */
 void auth_client_hash(const struct http *h, char out[65]);

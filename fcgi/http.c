@@ -5,11 +5,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <fcgiapp.h>
 
 #include "utf8.h"
 #include "xml.h"
+
+#define SMALL_BODY_MS 5000   /* the whole of a small body, however it trickles */
+
+/* two pools of small-body readers: routes a front server buffers (their bodies arrive whole)
+ * and the one it cannot (?reserve, on the upload route), so a slow-body attack on that one
+ * cannot starve the others */
+static int small_max = 1;
+static long small_idle_s = 30;
+static atomic_int small_readers[2];
+
+void http_configure(int readers, long idle_s)
+{
+    small_max = readers > 0 ? readers : 1;
+    small_idle_s = idle_s > 0 ? idle_s : 30;
+}
 
 enum sl_err http_init(struct http *h, struct FCGX_Request *fr)
 {
@@ -19,6 +37,9 @@ enum sl_err http_init(struct http *h, struct FCGX_Request *fr)
     if (!h->method)
         h->method = "GET";
     h->head = strcmp(h->method, "HEAD") == 0;
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+    h->body_left = cl && *cl && strspn(cl, "0123456789") == strlen(cl) && strlen(cl) < 20
+                       ? strtoull(cl, NULL, 10) : UINT64_MAX;
     const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
     if (!uri)
         uri = FCGX_GetParam("SCRIPT_NAME", fr->envp);
@@ -93,10 +114,18 @@ int http_fd(const struct http *h)
 
 enum sl_err http_read(struct http *h, void *dst, size_t n, size_t *got)
 {
+    /* the watchdog allows a read the time its bytes need at the minimum rate: only those the
+     * body still has, not the buffer's size */
+    watch_reading(&h->watch, h->body_left < n ? (size_t)h->body_left : n);
     int r = FCGX_GetStr(dst, (int)n, h->fr->in);
+    watch_done(&h->watch);
     *got = r > 0 ? (size_t)r : 0;
+    if (h->body_left != UINT64_MAX)
+        h->body_left -= *got <= h->body_left ? *got : h->body_left;
     if (*got == n)
         return SL_OK;
+    if (atomic_load(&h->watch.fired))
+        return SL_ECLIENT_TIMEOUT;     /* slower than the minimum rate: cut by the watchdog */
     int err = FCGX_GetError(h->fr->in);
     if (err == 0)
         return SL_OK;                  /* a short read without error: the end of the body */
@@ -105,18 +134,41 @@ enum sl_err http_read(struct http *h, void *dst, size_t n, size_t *got)
     return SL_ECLIENT_GONE;            /* FCGX_PROTOCOL_ERROR: aborted or cut off upstream */
 }
 
-enum sl_err http_read_all(struct http *h, struct buf *out)
+static enum sl_err read_small(struct http *h, struct buf *out, int pool)
 {
+    const char *cl = http_param(h, "CONTENT_LENGTH");
+    if (cl && *cl && (strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 12 ||
+                      strtoull(cl, NULL, 10) > out->max))
+        return SL_ETOOBIG;   /* said so before a byte: nothing is read */
+    if (cl && !strcmp(cl, "0"))
+        return SL_OK;
+    if (atomic_fetch_add(&small_readers[pool], 1) >= small_max) {
+        atomic_fetch_sub(&small_readers[pool], 1);
+        return SL_EBUSY;
+    }
+    struct timeval tv = {small_idle_s, 0};
+    setsockopt(http_fd(h), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    watch_deadline(&h->watch, SMALL_BODY_MS);   /* a few KB of JSON: seconds, not minutes */
     char tmp[8192];
+    enum sl_err e;
     for (;;) {
         size_t got;
-        enum sl_err e = http_read(h, tmp, sizeof tmp, &got);
+        e = http_read(h, tmp, sizeof tmp, &got);
         enum sl_err ae = got ? buf_append(out, tmp, got) : SL_OK;
-        if (ae)
-            return ae;   /* SL_ETOOBIG past the cap, SL_ENOMEM */
+        if (ae) {
+            e = ae;   /* SL_ETOOBIG past the cap, SL_ENOMEM */
+            break;
+        }
         if (e || got < sizeof tmp)
-            return e;
+            break;
     }
+    atomic_fetch_sub(&small_readers[pool], 1);
+    return e;
+}
+
+enum sl_err http_read_all(struct http *h, struct buf *out)
+{
+    return read_small(h, out, 0);
 }
 
 void http_reply(struct http *h, int status, const char *content_type, const char *extra,
@@ -132,7 +184,10 @@ void http_reply(struct http *h, int status, const char *content_type, const char
         buf_printf(&hd, "Content-Type: %s\r\n", content_type);
     if (body)
         buf_printf(&hd, "Content-Length: %zu\r\n", n);
-    buf_puts(&hd, "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n");
+    buf_puts(&hd, "X-Content-Type-Options: nosniff\r\n");
+    /* one Cache-Control: no-store unless the caller gives its own */
+    if (!extra || !strcasestr(extra, "Cache-Control:"))
+        buf_puts(&hd, "Cache-Control: no-store\r\n");
     if (extra)
         buf_puts(&hd, extra);
     buf_puts(&hd, "\r\n");
@@ -140,6 +195,22 @@ void http_reply(struct http *h, int status, const char *content_type, const char
     buf_free(&hd);
     if (body && n && !h->head)
         FCGX_PutStr(body, (int)n, h->fr->out);
+}
+
+int http_body_pool(struct http *h, struct buf *out, int unbuffered)
+{
+    enum sl_err e = read_small(h, out, unbuffered ? 1 : 0);
+    if (!e)
+        return 1;
+    if (e != SL_ECLIENT_GONE)
+        http_reply_error(h, e, e == SL_EBUSY ? "too many slow requests, retry shortly" : NULL,
+                         e == SL_EBUSY ? "Retry-After: 1\r\n" : NULL);
+    return 0;
+}
+
+int http_body(struct http *h, struct buf *out)
+{
+    return http_body_pool(h, out, 0);
 }
 
 json_t *http_json_str(const char *s)

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "watchdog.h"
 
 struct FCGX_Request;
 
@@ -25,7 +26,14 @@ struct http {
     const char *query;          /* raw query after '?', "" if none */
     int head;                   /* HEAD: headers only */
     int replied;
+    struct watch watch;         /* its body reads, for the minimum rate (watchdog.h) */
+    uint64_t body_left;         /* Content-Length minus what was read; UINT64_MAX: unknown */
 };
+
+/* Once, before the threads start: at most small_readers requests of this process read a
+ * small body (http_read_all) at once — the others get 503 at once, so slow small bodies
+ * cannot hold every thread — and each such read may idle idle_s seconds. */
+void http_configure(int small_readers, long idle_s);
 
 /* Fills h from fr (borrowed for the request's life). SL_EBADREQ if the path is too long. */
 enum sl_err http_init(struct http *h, struct FCGX_Request *fr);
@@ -43,14 +51,21 @@ const char *http_header(const struct http *h, const char *name);
 int http_fd(const struct http *h);   /* the FastCGI connection, for SO_RCVTIMEO / shutdown */
 
 /* Body: reads up to n bytes; *got < n only at the end of the body or on an error. Returns
- * SL_OK at a clean end, SL_ECLIENT_TIMEOUT when the idle timeout fired, SL_ECLIENT_GONE when
- * the client (or the front server) went away. */
+ * SL_OK at a clean end, SL_ECLIENT_TIMEOUT when the idle timeout fired or the body came in
+ * slower than the minimum rate (the watchdog cut it), SL_ECLIENT_GONE when the client (or the
+ * front server) went away. */
 enum sl_err http_read(struct http *h, void *dst, size_t n, size_t *got);
 
-/* The whole (small) body into out, which caps it: SL_ETOOBIG past the cap. */
+/* The whole (small) body into out, which caps it: SL_ETOOBIG past the cap (the Content-Length
+ * is checked before anything is read), SL_EBUSY when too many small bodies are being read. */
 enum sl_err http_read_all(struct http *h, struct buf *out);
+/* http_read_all, answering its errors itself (413, 408, 503 + Retry-After): 1 read, 0 replied */
+int http_body(struct http *h, struct buf *out);
+/* the same from the pool of routes front servers do not buffer (unbuffered: 1) */
+int http_body_pool(struct http *h, struct buf *out, int unbuffered);
 
-/* extra: further header lines, each ending in "\r\n" (NULL: none). */
+/* extra: further header lines, each ending in "\r\n" (NULL: none). Every reply says
+ * Cache-Control: no-store unless extra has a Cache-Control of its own. */
 void http_reply(struct http *h, int status, const char *content_type, const char *extra,
                 const void *body, size_t n);
 /* j (a reference this call takes over, NULL when building it ran out of memory: then 500)

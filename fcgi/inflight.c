@@ -53,3 +53,12 @@ void inflight_abort_all(struct inflight *f, enum sl_err why)
         queue_abort(e->q, why);
     pthread_mutex_unlock(&f->mu);
 }
+
+void inflight_abort_id(struct inflight *f, const char *id, enum sl_err why)
+{
+    pthread_mutex_lock(&f->mu);
+    for (struct inflight_entry *e = f->head; e; e = e->next)
+        if (!strcmp(e->id, id))
+            queue_abort(e->q, why);
+    pthread_mutex_unlock(&f->mu);
+}

@@ -33,5 +33,7 @@ void inflight_remove(struct inflight *f, struct inflight_entry *e);   /* fine if
 int inflight_progress(struct inflight *f, const char *id, uint64_t *received,
                       uint64_t *announced);
 void inflight_abort_all(struct inflight *f, enum sl_err why);
+/* aborts the upload of id if this process carries it (it rolls back, answering why) */
+void inflight_abort_id(struct inflight *f, const char *id, enum sl_err why);
 
 #endif

@@ -4,6 +4,12 @@
 
 #include <jansson.h>
 
+/* What every object a client writes straight to S3 is stored with (signed into the PUT and the
+ * POST policy): never rendered by the storage origin. Just the word: a filename would need
+ * quoting that S3 stores as is, and curl -F splits form fields at ';'; downloads name the file
+ * themselves (response-content-disposition). */
+#define STORED_DISPOSITION "attachment"
+
 struct ctx;
 struct http;
 struct drop_meta;

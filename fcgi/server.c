@@ -23,8 +23,19 @@
 #include "slots.h"
 #include "spool.h"
 
-static struct ctx ctx = {.inflight = INFLIGHT_INIT};
+static struct ctx ctx = {.inflight = INFLIGHT_INIT, .watchdog = WATCHDOG_INIT};
 static int running_threads;
+
+/* base with ak/sk as its credential (no session token), or base itself when not set */
+static void signer(const struct s3_config *base, char *ak, char *sk, struct s3_config *out)
+{
+    *out = *base;
+    if (ak && sk) {
+        out->access_key_id = ak;
+        out->secret_access_key = sk;
+        out->session_token = NULL;
+    }
+}
 static int listen_fd;
 static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -47,10 +58,13 @@ static void *worker(void *arg)
             break;
         METRIC_ADD(&ctx.m, requests, 1);
         struct http h;
-        if (http_init(&h, &req))
+        enum sl_err ie = http_init(&h, &req);
+        watchdog_add(&ctx.watchdog, &h.watch, req.ipcFd);
+        if (ie)
             http_reply_error(&h, SL_EBADREQ, "the request path is too long", NULL);
         else
             router_dispatch(&ctx, &h, c);
+        watchdog_remove(&ctx.watchdog, &h.watch);
         FCGX_Finish_r(&req);
     }
     FCGX_Free(&req, 1);
@@ -118,6 +132,13 @@ int main(int argc, char **argv)
         ctx.cfg.server.threads = threads;   /* the flag wins over the file */
     buf_free(&why);
     ctx.cfgpath = cfgpath;
+    signer(&ctx.cfg.s3, ctx.cfg.s3.signer_access_key_id, ctx.cfg.s3.signer_secret_access_key,
+           &ctx.put_signer);
+    signer(&ctx.cfg.s3, ctx.cfg.s3.part_signer_access_key_id,
+           ctx.cfg.s3.part_signer_secret_access_key, &ctx.part_signer);
+    if (!ctx.cfg.s3.signer_access_key_id || !ctx.cfg.s3.part_signer_access_key_id)
+        fprintf(stderr, "sluice-fcgi: warning: client upload URLs are signed with the worker's "
+                        "own S3 key (set s3.signer_* and s3.part_signer_*: docs/design.md)\n");
     ssize_t exe = readlink("/proc/self/exe", ctx.thumbd, sizeof ctx.thumbd - 32);
     if (exe > 0) {
         ctx.thumbd[exe] = '\0';
@@ -132,6 +153,15 @@ int main(int argc, char **argv)
         if (spool_open(ctx.cfg.thumbs.spool_dir, name, &ctx.spool)) {
             fprintf(stderr, "sluice-fcgi: cannot open the thumbnail spool %s\n",
                     ctx.cfg.thumbs.spool_dir);
+            return 1;
+        }
+    }
+    if (ctx.spool) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/lazy-slots", ctx.cfg.thumbs.spool_dir);
+        if (slots_open(dir, ctx.cfg.thumbs.workers > 0 ? ctx.cfg.thumbs.workers : 1,
+                       &ctx.lazy_slots)) {
+            fprintf(stderr, "sluice-fcgi: cannot create the slot files in %s\n", dir);
             return 1;
         }
     }
@@ -167,6 +197,15 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int n = ctx.cfg.server.threads;
+    /* threads for pages and health stay free: uploads hold at most upload.slots of them (a
+     * slot each), each of the two small-body pools a quarter of what is left, each read under
+     * the minimum rate and a deadline */
+    int small = (n - ctx.cfg.upload.slots) / 4;
+    http_configure(small > 0 ? small : 1, ctx.cfg.upload.idle_timeout);
+    if (watchdog_start(&ctx.watchdog, ctx.cfg.upload.idle_timeout, ctx.cfg.upload.min_rate)) {
+        fprintf(stderr, "sluice-fcgi: cannot start the watchdog thread\n");
+        return 1;
+    }
     pthread_t *t = calloc((size_t)n, sizeof *t);
     if (!t) {
         fprintf(stderr, "sluice-fcgi: out of memory\n");
@@ -212,7 +251,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     free(t);
+    watchdog_stop(&ctx.watchdog);
     slots_close(ctx.slots);
+    slots_close(ctx.lazy_slots);
     spool_close(ctx.spool);
     s3_global_cleanup();
     config_free(&ctx.cfg);

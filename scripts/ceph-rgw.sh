@@ -183,6 +183,46 @@ EOF
     --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "http://127.0.0.1:$RGW_PORT/$BUCKET")
   [ "$code" = 200 ] || { echo "create bucket: HTTP $code $(cat "$D/log/create-bucket.out")" >&2; false; }
   ts bucket-created
+
+  # the signers (docs/design.md, "Least-privilege signing"): two more users that may only
+  # write under */drops/; an explicit Deny of reads, ACL changes, deletes and listings (the
+  # writer of an object may otherwise read it, so copy it); single PUTs/POSTs must carry
+  # bucket-owner-full-control (RGW honours unsigned x-amz-acl, and the object would otherwise
+  # stay the signer's, unreadable to the worker). That last Deny also refuses UploadPart,
+  # which carries no ACL (RGW 16 matches StringNotEquals, and StringLike "*", on an absent
+  # key, and ignores Null), so parts get a signer of their own without it. The tests' prefixes
+  # vary, hence the wildcard: RGW 16 matches '*' without backtracking (measured: "*drops/*"
+  # misses "it-di-1/drops/x", whose first 'd' is not the one of "drops"), so it is "*/drops/*",
+  # right for one-segment prefixes; a real setup names its prefix ("BUCKET/sluice/drops/*").
+  local who keys
+  for who in signer-put signer-part; do
+    keys=$(head -c 10 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F):$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    radosgw-admin -c "$D/ceph.conf" -n client.admin user create --uid="$who" --display-name="$who" \
+      --access-key="${keys%%:*}" --secret="${keys#*:}" >"$D/$who.json" 2>>"$D/log/user-create.err"
+    echo "$keys" > "$D/$who.keys"
+  done
+  cat > "$D/policy.json" <<POLICY
+{"Version": "2012-10-17", "Statement": [
+  {"Sid": "signers-write-drops", "Effect": "Allow",
+   "Principal": {"AWS": ["arn:aws:iam:::user/signer-put", "arn:aws:iam:::user/signer-part"]},
+   "Action": "s3:PutObject", "Resource": "arn:aws:s3:::$BUCKET/*/drops/*"},
+  {"Sid": "signers-never-read-list-delete-or-set-acls", "Effect": "Deny",
+   "Principal": {"AWS": ["arn:aws:iam:::user/signer-put", "arn:aws:iam:::user/signer-part"]},
+   "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObjectAcl", "s3:DeleteObject",
+              "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+   "Resource": ["arn:aws:s3:::$BUCKET", "arn:aws:s3:::$BUCKET/*"]},
+  {"Sid": "single-puts-stay-the-owners", "Effect": "Deny",
+   "Principal": {"AWS": ["arn:aws:iam:::user/signer-put"]},
+   "Action": "s3:PutObject", "Resource": "arn:aws:s3:::$BUCKET/*",
+   "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}
+]}
+POLICY
+  # (Debian's aws: curl 7.88's SigV4 mis-signs a query key without a value, like ?policy)
+  AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1 \
+    /usr/bin/aws --endpoint-url "http://127.0.0.1:$RGW_PORT" s3api put-bucket-policy \
+    --bucket "$BUCKET" --policy "file://$D/policy.json" >"$D/log/policy.out" 2>&1 ||
+    { echo "bucket policy: $(cat "$D/log/policy.out")" >&2; false; }
+  ts signers-created
   trap - ERR
 
   cat > "$D/s3.env" <<EOF
@@ -193,6 +233,10 @@ export AWS_DEFAULT_REGION=us-east-1
 export S3_REGION=us-east-1
 export S3_BUCKET=$BUCKET
 export S3_WORKDIR=$D
+export S3_SIGNER_ACCESS_KEY_ID=$(cut -d: -f1 "$D/signer-put.keys")
+export S3_SIGNER_SECRET_ACCESS_KEY=$(cut -d: -f2 "$D/signer-put.keys")
+export S3_PART_SIGNER_ACCESS_KEY_ID=$(cut -d: -f1 "$D/signer-part.keys")
+export S3_PART_SIGNER_SECRET_ACCESS_KEY=$(cut -d: -f2 "$D/signer-part.keys")
 EOF
   cat "$D/s3.env"
   echo "ceph-rgw: radosgw ready on 127.0.0.1:$RGW_PORT in $(elapsed "$T0")s (workdir $D)" >&2

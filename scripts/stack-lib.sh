@@ -43,6 +43,10 @@ prefix = ${SLUICE_PREFIX:-sluice/}
 stall_timeout = ${SLUICE_STALL:-30s}
 max_retries = ${SLUICE_RETRIES:-4}
 retry_base_ms = ${SLUICE_RETRY_BASE_MS:-100}
+${S3_SIGNER_ACCESS_KEY_ID:+signer_access_key_id = $S3_SIGNER_ACCESS_KEY_ID}
+${S3_SIGNER_SECRET_ACCESS_KEY:+signer_secret_access_key = $S3_SIGNER_SECRET_ACCESS_KEY}
+${S3_PART_SIGNER_ACCESS_KEY_ID:+part_signer_access_key_id = $S3_PART_SIGNER_ACCESS_KEY_ID}
+${S3_PART_SIGNER_SECRET_ACCESS_KEY:+part_signer_secret_access_key = $S3_PART_SIGNER_SECRET_ACCESS_KEY}
 [upload]
 token = ${SLUICE_TOKEN:-test-token}
 anonymous = ${SLUICE_ANONYMOUS:-false}
@@ -53,11 +57,13 @@ buffer_cap = ${SLUICE_BUFFER_CAP:-16M}
 part_size = ${SLUICE_PART_SIZE:-8M}
 parallel_parts = ${SLUICE_PARALLEL:-2}
 idle_timeout = ${SLUICE_IDLE:-30s}
+min_rate = ${SLUICE_MIN_RATE:-1k}
 max_size = ${SLUICE_MAX_SIZE:-5G}
 reserve_ttl = ${SLUICE_RESERVE_TTL:-1h}
 ${SLUICE_PUBLIC_URL:+public_url = $SLUICE_PUBLIC_URL}
 [server]
 threads = ${SLUICE_THREADS:-8}
+metrics_token = ${SLUICE_METRICS_TOKEN:-metrics-token}
 drain_timeout = ${SLUICE_DRAIN:-30s}
 [janitor]
 max_age = ${SLUICE_JANITOR_AGE:-24h}
@@ -98,6 +104,7 @@ stack_start_nginx() {
     mkdir -p "$d/nginx/tmp" "$d/web"
     sed -e "s#listen 127.0.0.1:8080;#listen 127.0.0.1:$port;#" -e "${NGINX_SED:-}" \
         -e "s#unix:/run/sluice/fcgi.sock#unix:$d/fcgi.sock#" \
+        -e "s#/var/log/nginx/sluice.access.log#$d/nginx/access.log#" \
         -e "s#root /usr/share/sluice/web;#root ${SLUICE_WEB:-$STACK_ROOT/web};#" \
         "$STACK_ROOT/examples/nginx/sluice.conf" > "$d/nginx/sluice.conf"
     cat > "$d/nginx/nginx.conf" <<CONF

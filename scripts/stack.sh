@@ -27,6 +27,7 @@ start() {
     export AWS_ENDPOINT_URL=$S3_ENDPOINT
     local port=${SLUICE_PORT:-8080}
     export SLUICE_TOKEN=${SLUICE_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
+    export SLUICE_METRICS_TOKEN=${SLUICE_METRICS_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
     export SLUICE_PUBLIC_URL=http://127.0.0.1:$port SLUICE_CORS_ORIGIN=http://127.0.0.1:$port
     stack_write_conf "$RUN"
     # the throwaway bucket gets the CORS and lifecycle rules browsers' direct uploads need
@@ -43,6 +44,7 @@ start() {
 # source this file: . run/sluice.env
 export SLUICE_URL=$SLUICE_PUBLIC_URL
 export SLUICE_TOKEN=$SLUICE_TOKEN
+export SLUICE_METRICS_TOKEN=$SLUICE_METRICS_TOKEN
 export SLUICE_CONFIG=$RUN/sluice.conf
 export AWS_ENDPOINT_URL=$S3_ENDPOINT
 export AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
@@ -54,6 +56,7 @@ ENV
 
 sluice is up:   $SLUICE_PUBLIC_URL   (open it in a browser; paste the token under Settings)
 upload token:   $SLUICE_TOKEN
+metrics:        curl -H "Authorization: Bearer $SLUICE_METRICS_TOKEN" $SLUICE_PUBLIC_URL/metrics
 try:            curl -T README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops/README.md
                 curl -F file=@README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops
 settings:       . run/sluice.env   (config run/sluice.conf; logs run/worker.log, run/nginx/)

@@ -4,7 +4,10 @@
  *   sluice-thumbd [-c CONFIG] -m ID        make ID's thumbnail now, once (the lazy path runs
  *                                          this in a child process, so a decoder crash on a
  *                                          hostile image can never take a FastCGI worker down)
- * Exit status of -m: 0 made (or already there), 2 not an image / refused, 1 failed. */
+ * Exit status of -m: 0 made (or already there), 2 not an image / refused, 1 failed.
+ * Images are decoded only in a sandboxed child (thumbs/sandbox.h): `sluice-thumbd --decode`.
+ * An image that cannot be made is remembered in S3 as a zero-byte thumbs/<id> with metadata
+ * failed=<why>, so no host downloads or decodes it again. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -19,10 +22,30 @@
 #include "drop.h"
 #include "s3.h"
 #include "spool.h"
+#include "sandbox.h"
 #include "thumb.h"
 
 static struct sluice_config cfg;
 static volatile sig_atomic_t stopping;
+static char self[4096] = "sluice-thumbd";   /* this binary, for the decoder children */
+
+/* remember in S3 that id's image cannot be made: a zero-byte thumbs/<id>, failed=<why> */
+static void remember_failure(struct s3_client *c, const char *key, const char *why)
+{
+    char safe[200];
+    size_t o = 0;
+    for (const char *p = why; *p && o + 1 < sizeof safe; p++)
+        safe[o++] = *p >= 0x20 && *p < 0x7f ? *p : '_';
+    safe[o] = '\0';
+    struct s3_kv kv = {"failed", safe};
+    struct s3_put_opts po = {.content_type = "application/x-sluice-no-thumbnail",
+                             .cache_control = "no-store", .meta = &kv, .n_meta = 1};
+    struct s3_body empty = {.length = 0, .mem = ""};
+    struct s3_result r = S3_RESULT_INIT;
+    if (s3_put_object(c, key, &empty, &po, &r))
+        fprintf(stderr, "sluice-thumbd: could not remember the failure at %s\n", key);
+    s3_result_free(&r);
+}
 
 /* the original could not be read: retrying may help, unless it is over thumbs.max_source */
 static enum sl_err fetch_failed(enum sl_err e, int *permanent, char *why, size_t why_len)
@@ -92,10 +115,14 @@ static enum sl_err make_one(struct s3_client *c, const char *id, int *permanent,
                            .max_pixels = cfg.thumbs.max_pixels, .webp = cfg.thumbs.webp,
                            .quality = cfg.thumbs.quality, .reduced_decode = 1};
     struct thumb_info info;
-    if ((e = thumb_make(src.data ? src.data : "", src.len, &o, &thumb, &tn, &info))) {
+    char dwhy[160];
+    if ((e = sandbox_make(self, src.data ? src.data : "", src.len, &o, &thumb, &tn, &info, dwhy,
+                          sizeof dwhy))) {
         snprintf(why, why_len, "%s image %ux%u: %s", img_type_name(info.type), info.src_w,
-                 info.src_h, e == SL_ETOOBIG ? "too many pixels" : "cannot be decoded");
+                 info.src_h, dwhy);
         *permanent = e == SL_ETOOBIG || e == SL_EBADREQ;
+        if (*permanent && !drop_key(&key, prefix, "thumbs", id))
+            remember_failure(c, buf_str(&key), why);
         goto out;
     }
     if ((e = drop_key(&key, prefix, "thumbs", id)))
@@ -229,6 +256,13 @@ static int serve(void)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (!strcmp(argv[1], "--decode") || !strcmp(argv[1], "--decode-probe")))
+        return sandbox_child(argc - 1, argv + 1);
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl > 0)
+        self[sl] = '\0';
+    if (argc > 1 && !strcmp(argv[1], "--sandbox-check"))
+        return sandbox_selftest(self);
     const char *cfgpath = NULL, *make_id = NULL;
     int ch;
     while ((ch = getopt(argc, argv, "c:l:m:h")) != -1) {

@@ -57,8 +57,8 @@
     });
   }
   function json(text) { try { return JSON.parse(text); } catch (e) { return null; } }
-  async function api(up, method, url, obj) {
-    const h = Object.assign({ Accept: 'application/json' }, authHeaders());
+  async function api(up, method, url, obj, extra) {
+    const h = Object.assign({ Accept: 'application/json' }, authHeaders(), extra || {});
     if (obj !== undefined) h['Content-Type'] = 'application/json';
     const r = await send(up, method, url, obj === undefined ? undefined : JSON.stringify(obj), h);
     r.json = json(r.body);
@@ -196,7 +196,9 @@
         f.directUnavailable = put.status === 0;
         throw f;
       }
-      const c = await api(this, 'POST', '/api/uploads/' + r.json.id + '/complete');
+      // the upload token it was handed is what lets this browser, and nobody else, complete it
+      const c = await api(this, 'POST', '/api/uploads/' + r.json.id + '/complete', undefined,
+                          { 'X-Upload-Token': r.json.upload_token });
       if (c.status !== 201 || !c.json) throw new Failure(c, c.status === 503);
       c.json.delete_token = r.json.delete_token;
       this.reservation = null;
@@ -312,9 +314,10 @@
       for (const x of this.xhrs) x.abort();
       this.abortMultipart();
       const rv = this.reservation;   // a direct PUT's reservation: remove it now, not at its TTL
-      if (rv && rv.delete_token) {
+      if (rv && rv.upload_token) {
         this.reservation = null;
-        fetch('/api/drops/' + encodeURIComponent(rv.id), { method: 'DELETE', headers: { 'X-Delete-Token': rv.delete_token } }).catch(() => {});
+        fetch('/api/uploads/' + encodeURIComponent(rv.id),
+              { method: 'DELETE', headers: Object.assign({ 'X-Upload-Token': rv.upload_token }, authHeaders()) }).catch(() => {});
       }
       this.say('Cancelled.', 'error');
       this.cancelBtn.textContent = 'Remove';

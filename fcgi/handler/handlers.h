@@ -17,6 +17,7 @@ HANDLER(status_config);
 /* upload.c: streamed uploads. POST /api/drops (a form, or ?reserve), PUT /api/drops/{name} */
 HANDLER(upload_post);
 HANDLER(upload_put);
+HANDLER(upload_reserve);   /* POST /api/reservations (= POST /api/drops?reserve, buffered) */
 /* share.c: GET /d/{id}, the share page (and the "uploading" page) */
 HANDLER(share_get);
 /* download.c: GET /d/{id}/download */
@@ -25,9 +26,10 @@ HANDLER(download_get);
 HANDLER(delete_drop);
 /* thumbnail.c: GET /d/{id}/thumbnail */
 HANDLER(thumbnail_get);
-/* direct.c: POST /api/uploads, POST /api/uploads/{id}/complete */
+/* direct.c: POST /api/uploads, POST /api/uploads/{id}/complete, DELETE /api/uploads/{id} */
 HANDLER(direct_create);
 HANDLER(direct_complete);
+HANDLER(direct_cancel);
 /* uppy.c: the Companion-style /s3/ routes */
 HANDLER(uppy_params);
 HANDLER(uppy_create);

@@ -34,22 +34,17 @@ static void not_found(struct http *h, int json)
         http_reply(h, 404, "text/html; charset=utf-8", PAGE_HEADERS, page, sizeof page - 1);
 }
 
-/* the reservation of id, if there is one, as an "uploading" page: 1 shown, 0 none */
-static int uploading(struct ctx *x, struct http *h, struct s3_client *c, const char *id,
-                     int json)
+/* the reservation rv of id as an "uploading" page */
+static void uploading(struct ctx *x, struct http *h, const char *id, const struct drop_resv *rv,
+                      int json)
 {
-    struct s3_result r = S3_RESULT_INIT;
     struct buf b = BUF_INIT(8192);
-    struct drop_meta m;
+    const struct drop_meta *mp = &rv->m;
     uint64_t got = 0, total = 0;
-    int shown = 0;
-    if (drop_reservation(c, x->cfg.s3.prefix, id, &m, &r) != SL_OK)
-        goto out;
-    shown = 1;
     int here = inflight_progress(&x->inflight, id, &got, &total);
     if (json) {
         json_t *j = json_pack("{s:s,s:s,s:o,s:I}", "id", id, "status", "uploading", "name",
-                              http_json_str(m.name), "size", (json_int_t)m.size);
+                              http_json_str(mp->name), "size", (json_int_t)mp->size);
         if (j && here)
             json_object_set_new(j, "received", json_integer((json_int_t)got));
         http_reply_json(h, 200, j, "Vary: Accept\r\n");
@@ -60,7 +55,7 @@ static int uploading(struct ctx *x, struct http *h, struct s3_client *c, const c
                  "<meta http-equiv=refresh content=3><title>Uploading…</title>\n"
                  "<link rel=stylesheet href=\"/style.css\">\n<main class=share>"
                  "<h1 class=name>");
-    http_html_escape(&b, m.name);
+    http_html_escape(&b, mp->name);
     buf_puts(&b, "</h1>\n<p id=status role=status>Still uploading");
     if (here && total != UINT64_MAX && total > 0)
         buf_printf(&b, ": %llu%% (%llu of %llu bytes)", (unsigned long long)(got * 100 / total),
@@ -71,9 +66,7 @@ static int uploading(struct ctx *x, struct http *h, struct s3_client *c, const c
     http_reply(h, 200, "text/html; charset=utf-8", PAGE_HEADERS "Vary: Accept\r\n", b.data,
                b.len);
 out:
-    s3_result_free(&r);
     buf_free(&b);
-    return shown;
 }
 
 static void human_size(uint64_t n, char out[32])
@@ -176,14 +169,17 @@ HANDLER(share_get)
     if (!drop_valid_id(id))
         return not_found(h, json);
     enum sl_err e = drop_load(c, x->cfg.s3.prefix, id, &d);
-    if (e == SL_ENOTFOUND) {
-        /* bytes that went straight to S3 without a complete call: committed on first sight */
-        if (drop_commit_direct(c, x->cfg.s3.prefix, x->spool, id, NULL, &d, msg, sizeof msg) ==
-            SL_OK) {
+    struct drop_resv rv;
+    if (e == SL_ENOTFOUND && drop_reservation(c, x->cfg.s3.prefix, id, &rv) == SL_OK) {
+        /* bytes that went straight to S3 where no complete call will come (a stock Uppy's
+         * simple POST): committed on first sight. Others are the owner's to complete — with
+         * its checksum, if it has one — and nobody else's. */
+        if (rv.autocommit && drop_commit_direct(c, x->cfg.s3.prefix, x->spool, id, &rv, NULL, &d,
+                                                msg, sizeof msg) == SL_OK) {
             METRIC_ADD(&x->m, uploads_committed, 1);
             e = drop_load(c, x->cfg.s3.prefix, id, &d);
-        } else if (uploading(x, h, c, id, json)) {
-            return;
+        } else {
+            return uploading(x, h, id, &rv, json);
         }
     }
     if (e == SL_ENOTFOUND)

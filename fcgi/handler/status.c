@@ -2,6 +2,7 @@
  * text), /api/config (what the upload page needs to choose a path). */
 #include <jansson.h>
 
+#include "auth.h"
 #include "ctx.h"
 #include "handlers.h"
 #include "http.h"
@@ -18,6 +19,8 @@ HANDLER(status_health)
 HANDLER(status_metrics)
 {
     (void)c, (void)m;
+    if (!auth_require_metrics(x, h))
+        return;
     struct buf b = BUF_INIT(1 << 20);
     metrics_render(&x->m, x->slots, &b);
     http_reply(h, 200, "text/plain; version=0.0.4", NULL, buf_str(&b), b.len);

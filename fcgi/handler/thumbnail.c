@@ -3,24 +3,30 @@
  * image never takes a worker down). Others asking meanwhile wait on the host's per-id lock,
  * then find it made. The bytes are sent by the worker (small), so the share page's
  * `img-src 'self'` holds. */
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "ctx.h"
 #include "drop.h"
 #include "handlers.h"
 #include "http.h"
 #include "s3.h"
+#include "slots.h"
 #include "spool.h"
 
 #define THUMB_MAX (4u << 20)    /* a thumbnail is tens of KB; never buffer more than this */
-#define THUMB_WAIT_MS 20000     /* how long the lazy path waits for a thumbnail being made */
+#define THUMB_WAIT_MS 20000     /* how long a lazy make may take */
 
-/* fetch thumbs/<id>; SL_ES3_NOTFOUND if there is none yet */
+/* fetch thumbs/<id>; SL_ES3_NOTFOUND if there is none yet, SL_EUNPROCESSABLE if what is there
+ * is the memory of a failure (thumbs/sandbox.h: no host decodes that image again) */
 static enum sl_err fetch_thumb(struct ctx *x, struct s3_client *c, const char *id,
                                struct buf *body, char *ctype, size_t ctlen)
 {
@@ -31,6 +37,10 @@ static enum sl_err fetch_thumb(struct ctx *x, struct s3_client *c, const char *i
     if ((e = drop_key(&key, x->cfg.s3.prefix, "thumbs", id)) ||
         (e = s3_get_object(c, buf_str(&key), NULL, s3_write_to_buf, body, &r)))
         goto out;
+    if (s3_result_meta(&r, "failed")) {
+        e = SL_EUNPROCESSABLE;
+        goto out;
+    }
     snprintf(ctype, ctlen, "%s", !strcmp(r.content_type, "image/webp") ? "image/webp"
                                                                       : "image/jpeg");
 out:
@@ -39,21 +49,25 @@ out:
     return e;
 }
 
-/* run `sluice-thumbd -m id` in a child process with a deadline; its exit status, or -1 */
+/* run `sluice-thumbd -m id` in a child process with a deadline; its exit status, or -1. The
+ * child gets /dev/null as stdin (under spawn-fcgi fd 0 is the listening socket), stderr for
+ * its log line, and no other descriptor; it fetches the original and hands it to a sandboxed
+ * decoder of its own. */
 static int run_thumbd(struct ctx *x, const char *id)
 {
-    pid_t pid = fork();
-    if (pid < 0)
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    char *argv[] = {x->thumbd, "-c", (char *)x->cfgpath, "-m", (char *)id, NULL};
+    char *argv_nocfg[] = {x->thumbd, "-m", (char *)id, NULL};
+    if (posix_spawn_file_actions_init(&fa))
         return -1;
-    if (pid == 0) {
-        /* only async-signal-safe calls here: this process has many threads */
-        close_range(3, ~0U, 0);
-        if (x->cfgpath)
-            execl(x->thumbd, x->thumbd, "-c", x->cfgpath, "-m", id, (char *)NULL);
-        else
-            execl(x->thumbd, x->thumbd, "-m", id, (char *)NULL);
-        _exit(127);
-    }
+    int bad = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
+              posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) ||
+              posix_spawn_file_actions_addclosefrom_np(&fa, 3) ||
+              posix_spawn(&pid, x->thumbd, &fa, NULL, x->cfgpath ? argv : argv_nocfg, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (bad)
+        return -1;
     for (int waited = 0;; waited += 10) {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
@@ -80,7 +94,7 @@ HANDLER(thumbnail_get)
     struct buf body = BUF_INIT(THUMB_MAX);
     char ctype[32];
     struct drop_meta d;
-    int lock = -1, code;
+    int lock = -1, lazy = -1, code;
     if (!drop_valid_id(id)) {
         http_reply_error(h, SL_ENOTFOUND, NULL, NULL);
         goto out;
@@ -88,6 +102,10 @@ HANDLER(thumbnail_get)
     enum sl_err e = fetch_thumb(x, c, id, &body, ctype, sizeof ctype);
     if (!e) {
         send_thumb(h, &body, ctype);
+        goto out;
+    }
+    if (e == SL_EUNPROCESSABLE) {   /* tried once, on some host: never again */
+        http_reply_error(h, e, "this image cannot be made into a thumbnail", NULL);
         goto out;
     }
     if (e != SL_ES3_NOTFOUND) {
@@ -102,20 +120,31 @@ HANDLER(thumbnail_get)
         http_reply_error(h, SL_ENOTFOUND, "this drop is not an image: it has no thumbnail", NULL);
         goto out;
     }
-    /* make it now, once: one maker per drop on this host; the others wait and find it made */
-    if (x->spool && spool_lock_id(x->spool, id, THUMB_WAIT_MS, &lock) != SL_OK) {
+    /* make it now, once: one maker per drop on this host, and at most thumbs.workers makers
+     * on the host at once; everyone else hears 503 + Retry-After at once (no thread waits) */
+    if (x->spool && spool_lock_id(x->spool, id, 0, &lock) != SL_OK) {
         http_reply_error(h, SL_EBUSY, "the thumbnail is being made, retry shortly",
                          "Retry-After: 2\r\n");
         goto out;
     }
-    if (fetch_thumb(x, c, id, &body, ctype, sizeof ctype) == SL_OK) {
-        send_thumb(h, &body, ctype);
+    if (x->lazy_slots && slots_take(x->lazy_slots, &lazy) != SL_OK) {
+        http_reply_error(h, SL_EBUSY, "thumbnails are being made, retry shortly",
+                         "Retry-After: 2\r\n");
+        goto out;
+    }
+    if ((e = fetch_thumb(x, c, id, &body, ctype, sizeof ctype)) != SL_ES3_NOTFOUND) {
+        if (e)
+            http_reply_error(h, e, "this image cannot be made into a thumbnail", NULL);
+        else
+            send_thumb(h, &body, ctype);
         goto out;
     }
     struct spool_job job;
     int claimed = x->spool && spool_claim_id(x->spool, id, &job) == SL_OK;
     code = run_thumbd(x, id);
-    if (code == 0 && fetch_thumb(x, c, id, &body, ctype, sizeof ctype) == SL_OK) {
+    if (code == 0 && (e = fetch_thumb(x, c, id, &body, ctype, sizeof ctype)) == SL_EUNPROCESSABLE)
+        code = 2;   /* it remembered a failure */
+    if (code == 0 && e == SL_OK) {
         if (claimed)
             spool_done(x->spool, &job);
         send_thumb(h, &body, ctype);
@@ -130,6 +159,7 @@ HANDLER(thumbnail_get)
         http_reply_error(h, SL_EINTERNAL, "making the thumbnail failed", NULL);
     }
 out:
+    slots_release(lazy);
     spool_unlock(lock);
     buf_free(&body);
 }

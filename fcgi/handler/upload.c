@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "body.h"
+#include "cap.h"
 #include "ctx.h"
 #include "drop.h"
 #include "handlers.h"
@@ -222,6 +223,10 @@ static enum sl_err commit(struct upload *u)
     struct s3_body empty = {.length = 0, .mem = ""};
     size_t n;
     enum sl_err e;
+    /* the ETag the link will serve, and nothing else: a write after this one is refused */
+    if ((e = s3_head_object(u->c, buf_str(&u->bytes), &r)))
+        goto out;
+    drop_etag_copy(r.etag, u->meta.etag);
     if ((e = drop_meta_to_kv(&u->meta, 0, kv, &n, &scratch)))
         goto out;
     struct s3_put_opts o = {.content_type = u->meta.content_type, .meta = kv, .n_meta = n};
@@ -332,7 +337,9 @@ static void run_upload(struct ctx *x, struct http *h, struct upload *u, int form
          * share page say "uploading" (with progress, on this host) until the drop exists */
         u->meta.size = u->announced == PIPE_SIZE_UNKNOWN ? 0 : u->announced;
         drop_content_type(u->client_type, u->meta.name, u->meta.content_type);
-        e = drop_reserve(u->c, prefix, &u->meta, "stream", NULL, 0);
+        /* no upload capability: this request is the only one that ever writes into it */
+        struct drop_resv rv = {.m = u->meta, .kind = "stream"};
+        e = drop_reserve(u->c, prefix, &rv);
         u->marker_written = !e;
         if (e)
             goto out;
@@ -378,23 +385,24 @@ out:
     mp_free(mp);
 }
 
-/* PUT ...?id=<id>: upload into a reservation made by POST /api/drops?reserve */
-static int use_reservation(struct ctx *x, struct s3_client *c, const char *id,
+/* PUT ...?id=<id>: upload into a reservation made by POST /api/drops?reserve, with its upload
+ * token. 1 if u now streams into it, else 0 with the reply sent. */
+static int use_reservation(struct ctx *x, struct http *h, struct s3_client *c, const char *id,
                            struct upload *u)
 {
-    struct s3_result r = S3_RESULT_INIT;
+    struct drop_resv rv;
     struct drop_meta m;
-    const char *kind;
-    int ok = drop_load(c, x->cfg.s3.prefix, id, &m) == SL_ENOTFOUND &&
-             drop_reservation(c, x->cfg.s3.prefix, id, &m, &r) == SL_OK &&
-             (kind = s3_result_meta(&r, "kind")) && !strcmp(kind, "stream");
-    if (ok) {
-        memcpy(u->meta.id, m.id, sizeof m.id);
-        memcpy(u->meta.token_hash, m.token_hash, sizeof m.token_hash);
-        u->reserved = 1;
+    if (drop_load(c, x->cfg.s3.prefix, id, &m) != SL_ENOTFOUND ||
+        drop_reservation(c, x->cfg.s3.prefix, id, &rv) != SL_OK || strcmp(rv.kind, "stream")) {
+        http_reply_error(h, SL_ENOTFOUND, "no such reservation (expired or used?)", NULL);
+        return 0;
     }
-    s3_result_free(&r);
-    return ok;
+    if (!auth_require_cap(h, auth_upload_token(h), rv.upload_hash, "upload token"))
+        return 0;
+    memcpy(u->meta.id, rv.m.id, sizeof rv.m.id);
+    memcpy(u->meta.token_hash, rv.m.token_hash, sizeof rv.m.token_hash);
+    u->reserved = 1;
+    return 1;
 }
 
 static void upload(struct ctx *x, struct http *h, struct s3_client *c, const char *name,
@@ -443,10 +451,8 @@ static void upload(struct ctx *x, struct http *h, struct s3_client *c, const cha
             goto out;
         }
         drop_sanitize_name(dec.data, dec.len, u.meta.name);
-        if (!strncmp(h->query, "id=", 3) && !use_reservation(x, c, h->query + 3, &u)) {
-            http_reply_error(h, SL_ENOTFOUND, "no such reservation (expired or used?)", NULL);
+        if (!strncmp(h->query, "id=", 3) && !use_reservation(x, h, c, h->query + 3, &u))
             goto out;
-        }
         const char *ct = http_header(h, "Content-Type");
         snprintf(u.client_type, sizeof u.client_type, "%s", ct ? ct : "");
     }
@@ -465,45 +471,53 @@ out:
     OPENSSL_cleanse(u.token, sizeof u.token);
 }
 
-/* POST /api/drops?reserve: a share link now, its bytes later through PUT ...?id= */
-static void reserve(struct ctx *x, struct http *h, struct s3_client *c)
+/* POST /api/reservations (or POST /api/drops?reserve, which front servers cannot buffer, being
+ * the upload route): a share link now, its bytes later through PUT ...?id= */
+static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbuffered)
 {
     struct buf body = BUF_INIT(64 * 1024), url = BUF_INIT(8192);
     struct body_reserve rb;
-    struct drop_meta m = {0};
+    struct drop_resv rv = {.kind = "stream"};
+    struct drop_meta *m = &rv.m;
+    struct cap up = {0};
     char token[DROP_TOKEN_LEN + 1];
     enum sl_err e;
     if (!auth_require_upload(x, h))
         goto out;
-    if ((e = http_read_all(h, &body)) ||
-        (e = body_parse_reserve(body.data ? body.data : "", body.len, &rb))) {
+    if (!http_body_pool(h, &body, unbuffered))
+        goto out;
+    if ((e = body_parse_reserve(body.data ? body.data : "", body.len, &rb))) {
         http_reply_error(h, e, "expected JSON {\"name\": ..., \"size\": ...}", NULL);
         goto out;
     }
-    if ((e = drop_new_id(m.id)) || (e = drop_new_token(token))) {
+    if ((e = drop_new_id(m->id)) || (e = drop_new_token(token)) || (e = cap_new(&up))) {
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }
-    memcpy(m.name, rb.name, sizeof m.name);
-    drop_content_type(NULL, m.name, m.content_type);
-    drop_token_hash(token, m.token_hash);
-    m.created = time(NULL);
-    m.size = rb.size;
-    if ((e = drop_reserve(c, x->cfg.s3.prefix, &m, "stream", NULL, 0)) ||
+    memcpy(m->name, rb.name, sizeof m->name);
+    drop_content_type(NULL, m->name, m->content_type);
+    drop_token_hash(token, m->token_hash);
+    m->created = time(NULL);
+    m->size = rb.size;
+    memcpy(rv.upload_hash, up.hash, sizeof up.hash);
+    if ((e = drop_reserve(c, x->cfg.s3.prefix, &rv)) ||
         (e = http_base_url(h, x->cfg.upload.public_url, &url)) ||
-        (e = buf_puts(&url, "/api/drops/")) || (e = drop_pct_encode(&url, m.name)) ||
-        (e = buf_printf(&url, "?id=%s", m.id))) {
+        (e = buf_puts(&url, "/api/drops/")) || (e = drop_pct_encode(&url, m->name)) ||
+        (e = buf_printf(&url, "?id=%s", m->id))) {
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }
+    /* the upload token goes with every PUT into it (X-Upload-Token); the link is public */
     http_reply_json(h, 201,
-                    json_pack("{s:s,s:o,s:s,s:o}", "id", m.id, "url",
-                              reply_link(x, h, "/d/%s", m.id), "delete_token", token,
-                              "upload_url", http_json_str(buf_str(&url))),
+                    json_pack("{s:s,s:o,s:s,s:s,s:o}", "id", m->id, "url",
+                              reply_link(x, h, "/d/%s", m->id), "delete_token", token,
+                              "upload_token", up.token, "upload_url",
+                              http_json_str(buf_str(&url))),
                     NULL);
 out:
     buf_free(&body);
     buf_free(&url);
+    cap_clear(&up);
     OPENSSL_cleanse(token, sizeof token);
 }
 
@@ -511,8 +525,14 @@ HANDLER(upload_post)
 {
     (void)m;
     if (!strcmp(h->query, "reserve") || !strncmp(h->query, "reserve&", 8))
-        return reserve(x, h, c);
+        return reserve(x, h, c, 1);   /* the upload route: front servers stream its bodies */
     upload(x, h, c, "", 1);
+}
+
+HANDLER(upload_reserve)
+{
+    (void)m;
+    reserve(x, h, c, 0);
 }
 
 HANDLER(upload_put)

@@ -7,17 +7,22 @@
  *   GET    /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2 -> {presignedUrls: {...}}
  *   POST   /s3/multipart/{uploadId}/complete?key=     -> {location, key, bucket} (+ the drop)
  *   DELETE /s3/multipart/{uploadId}?key=              -> {}
- * Keys are made by sluice (<prefix>drops/<id>, each with a reservation); a key is only
- * accepted back from the client that reserved it (its bearer token's hash is on the
- * reservation). Every answer also carries sluice's own id and share link. A simple upload
+ * Keys are made by sluice (<prefix>drops/<id>, each with a reservation). The upload's
+ * capability (drop/cap.h) rides in the uploadId sluice hands out — "<upload token>.<S3's upload
+ * id>" — which a stock @uppy/aws-s3 passes back verbatim on every call, so every call on the
+ * upload proves it; the key is also only accepted back with the bearer token that reserved it.
+ * Every answer also carries sluice's own id and share link. A simple upload
  * has no completion call: its drop is committed the first time anyone looks at it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "auth.h"
 #include "body.h"
+#include "cap.h"
 #include "ctx.h"
 #include "drop.h"
 #include "handlers.h"
@@ -26,24 +31,27 @@
 #include "s3.h"
 #include "sigv4.h"
 
-/* a new reservation for a browser upload of unknown size, bound to this caller; fills d and
- * token */
+/* a new reservation for a browser upload of unknown size, bound to this caller; fills rv and
+ * the two capabilities. autocommit: no complete call will come (the simple POST). */
 static enum sl_err reserve(struct ctx *x, struct http *h, struct s3_client *c,
-                           const char *name, const char *type, struct drop_meta *d,
-                           char token[DROP_TOKEN_LEN + 1])
+                           const char *name, const char *type, struct drop_resv *rv,
+                           char token[DROP_TOKEN_LEN + 1], struct cap *up, int autocommit)
 {
     enum sl_err e;
-    char who[65];
-    memset(d, 0, sizeof *d);
-    if ((e = drop_new_id(d->id)) || (e = drop_new_token(token)))
+    struct drop_meta *d = &rv->m;
+    memset(rv, 0, sizeof *rv);
+    strcpy(rv->kind, "direct");
+    rv->any_size = 1;
+    rv->autocommit = autocommit;
+    if ((e = drop_new_id(d->id)) || (e = drop_new_token(token)) || (e = cap_new(up)))
         return e;
     drop_sanitize_name(name, strlen(name), d->name);
     drop_content_type(type, d->name, d->content_type);
     drop_token_hash(token, d->token_hash);
     d->created = time(NULL);
-    auth_client_hash(h, who);
-    const struct s3_kv extra[] = {{"declared", "no"}, {"client", who}};
-    return drop_reserve(c, x->cfg.s3.prefix, d, "direct", extra, 2);
+    memcpy(rv->upload_hash, up->hash, sizeof up->hash);
+    auth_client_hash(h, rv->client);
+    return drop_reserve(c, x->cfg.s3.prefix, rv);
 }
 
 /* sluice's id and share link (and the delete token, when new) in every answer */
@@ -68,7 +76,10 @@ HANDLER(uppy_params)
 {
     (void)m;
     struct buf name = BUF_INIT(4096), type = BUF_INIT(512), key = BUF_INIT(4096);
-    struct drop_meta d;
+    struct buf cd = BUF_INIT(4096);
+    struct drop_resv rv;
+    struct drop_meta *d = &rv.m;
+    struct cap up = {0};
     char token[DROP_TOKEN_LEN + 1];
     struct s3_post_form f = {0};
     long ttl = x->cfg.upload.direct_expires;
@@ -78,28 +89,37 @@ HANDLER(uppy_params)
         goto out;
     drop_query_get(h->query, "filename", &name);
     drop_query_get(h->query, "type", &type);
-    if ((e = reserve(x, h, c, name.len ? buf_str(&name) : "file", buf_str(&type), &d, token)))
+    if ((e = reserve(x, h, c, name.len ? buf_str(&name) : "file", buf_str(&type), &rv, token,
+                     &up, 1)))
         goto fail;
     reserved = 1;
-    if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d.id)))
+    if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d->id)))
         goto fail;
-    struct s3_post_opts po = {.key = buf_str(&key), .max_size = x->cfg.upload.max_size,
-                              .content_type = d.content_type, .success_status = 201,
-                              .expires = ttl};
-    if ((e = s3_post_policy(&x->cfg.s3, &po, time(NULL), &f)))
+    if ((e = buf_puts(&cd, STORED_DISPOSITION)))
+        goto fail;
+    struct s3_post_opts po = {.key = buf_str(&key), .min_size = 1,
+                              .max_size = x->cfg.upload.max_size,
+                              .content_type = d->content_type, .success_status = 201,
+                              .expires = ttl, .acl = "bucket-owner-full-control",
+                              .content_disposition = buf_str(&cd)};
+    if ((e = s3_post_policy(&x->put_signer, &po, time(NULL), &f)))
         goto fail;
     json_t *j = json_pack("{s:s,s:o,s:o,s:i}", "method", "POST", "url",
                           http_json_str(buf_str(&f.url)), "fields", form_fields(&f), "expires",
                           (int)ttl);
-    if (j)
-        extras(x, h, j, d.id, token);
+    if (j) {
+        extras(x, h, j, d->id, token);
+        json_object_set_new(j, "upload_token", json_string(up.token));
+    }
     http_reply_json(h, 200, j, NULL);
     goto out;
 fail:
     if (reserved)
-        drop_unreserve(c, x->cfg.s3.prefix, d.id);
+        drop_unreserve(c, x->cfg.s3.prefix, d->id);
     http_reply_error(h, e, NULL, NULL);
 out:
+    cap_clear(&up);
+    buf_free(&cd);
     s3_post_form_free(&f);
     buf_free(&name);
     buf_free(&type);
@@ -111,37 +131,46 @@ HANDLER(uppy_create)
     (void)m;
     struct buf body = BUF_INIT(1 << 20), key = BUF_INIT(4096);
     struct body_uppy_create b;
-    struct drop_meta d;
+    struct drop_resv rv;
+    struct drop_meta *d = &rv.m;
+    struct cap up = {0};
     struct s3_result r = S3_RESULT_INIT;
     char token[DROP_TOKEN_LEN + 1], *upload_id = NULL;
+    struct buf opaque = BUF_INIT(4096);
     int reserved = 0;
     enum sl_err e;
     if (!auth_require_upload(x, h))
         goto out;
-    if ((e = http_read_all(h, &body)))
-        goto fail;
+    if (!http_body(h, &body))
+        goto out;
     if (body_parse_uppy_create(body.data ? body.data : "", body.len, &b)) {
         e = SL_EBADREQ;
         goto fail;
     }
-    if ((e = reserve(x, h, c, b.name, b.type, &d, token)))
+    if ((e = reserve(x, h, c, b.name, b.type, &rv, token, &up, 0)))
         goto fail;
     reserved = 1;
-    struct s3_put_opts po = {.content_type = d.content_type};
-    if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d.id)) ||
-        (e = s3_mpu_create(c, buf_str(&key), &po, &upload_id, &r)))
+    struct s3_put_opts po = {.content_type = d->content_type};
+    if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d->id)) ||
+        (e = s3_mpu_create(c, buf_str(&key), &po, &upload_id, &r)) ||
+        (e = buf_printf(&opaque, "%s.%s", up.token, upload_id)))
         goto fail;
     json_t *j = json_pack("{s:o,s:o,s:o}", "key", http_json_str(buf_str(&key)), "uploadId",
-                          http_json_str(upload_id), "bucket", http_json_str(x->cfg.s3.bucket));
+                          http_json_str(buf_str(&opaque)), "bucket",
+                          http_json_str(x->cfg.s3.bucket));
     if (j)
-        extras(x, h, j, d.id, token);
+        extras(x, h, j, d->id, token);
     http_reply_json(h, 200, j, NULL);
     goto out;
 fail:
-    if (reserved)   /* undo the reservation: nothing started */
-        drop_unreserve(c, x->cfg.s3.prefix, d.id);
+    if (upload_id)   /* undo: nothing can use it */
+        s3_mpu_abort(c, buf_str(&key), upload_id, &r);
+    if (reserved)
+        drop_unreserve(c, x->cfg.s3.prefix, d->id);
     http_reply_error(h, e, NULL, NULL);
 out:
+    cap_clear(&up);
+    buf_free(&opaque);
     s3_result_free(&r);
     free(upload_id);
     buf_free(&body);
@@ -151,6 +180,7 @@ out:
 /* what every call on a started multipart upload carries: its upload id (the path) and key
  * (the query), the key ours, reserved, and reserved by this caller */
 struct mpu {
+    struct drop_resv rv;
     char upload_id[512];
     char id[DROP_ID_LEN + 1];
     struct buf key;
@@ -161,37 +191,39 @@ static int mpu_open(struct ctx *x, struct http *h, struct s3_client *c,
                     const struct route_match *m, struct mpu *u)
 {
     struct buf raw = BUF_INIT(1024), want = BUF_INIT(4096);
-    struct s3_result r = S3_RESULT_INIT;
-    struct drop_meta d;
-    char who[65];
-    const char *owner;
+    struct drop_resv *rv = &u->rv;
+    char who[65], token[CAP_LEN + 1];
     int ok = 0;
     buf_init(&u->key, 4096);
     if (!auth_require_upload(x, h))
         goto out;
+    /* "<upload token>.<S3's upload id>" */
     const char *enc = m->arg[0];
-    if (drop_pct_decode(&raw, enc, strlen(enc)) || raw.len >= sizeof u->upload_id) {
+    if (drop_pct_decode(&raw, enc, strlen(enc)) || raw.len <= CAP_LEN + 1 ||
+        raw.data[CAP_LEN] != '.' || raw.len - CAP_LEN - 1 >= sizeof u->upload_id) {
         http_reply_error(h, SL_EBADREQ, "bad upload id", NULL);
         goto out;
     }
-    memcpy(u->upload_id, raw.data, raw.len + 1);
+    memcpy(token, raw.data, CAP_LEN);
+    token[CAP_LEN] = '\0';
+    memcpy(u->upload_id, raw.data + CAP_LEN + 1, raw.len - CAP_LEN);
     const char *key;
-    if (!drop_query_get(h->query, "key", &u->key) || buf_printf(&want, "%sdrops/", x->cfg.s3.prefix) ||
+    if (!drop_query_get(h->query, "key", &u->key) ||
+        buf_printf(&want, "%sdrops/", x->cfg.s3.prefix) ||
         strncmp(key = buf_str(&u->key), buf_str(&want), want.len) != 0 ||
         !drop_valid_id(key + want.len))
         goto forbidden;
     strcpy(u->id, key + want.len);
     auth_client_hash(h, who);
-    if (drop_reservation(c, x->cfg.s3.prefix, u->id, &d, &r) != SL_OK ||
-        !(owner = s3_result_meta(&r, "client")) ||
-        (!x->cfg.upload.anonymous && strcmp(owner, who) != 0))
+    if (drop_reservation(c, x->cfg.s3.prefix, u->id, rv) != SL_OK || !rv->client[0] ||
+        (!x->cfg.upload.anonymous && strcmp(rv->client, who) != 0))
         goto forbidden;
-    ok = 1;
+    ok = auth_require_cap(h, token, rv->upload_hash, "upload token (in the uploadId)");
     goto out;
 forbidden:
     http_reply_error(h, SL_EFORBIDDEN, "not an upload this client started", NULL);
 out:
-    s3_result_free(&r);
+    OPENSSL_cleanse(token, sizeof token);
     buf_free(&raw);
     buf_free(&want);
     return ok;
@@ -204,7 +236,7 @@ static enum sl_err sign_part(const struct ctx *x, const struct mpu *u, long n, s
     if ((e = buf_printf(&q, "partNumber=%ld&uploadId=", n)) ||
         (e = sigv4_uri_encode(&q, u->upload_id, strlen(u->upload_id), 0)))
         goto out;
-    e = s3_presign(&x->cfg.s3, "PUT", buf_str(&u->key), buf_str(&q), NULL, 0,
+    e = s3_presign(&x->part_signer, "PUT", buf_str(&u->key), buf_str(&q), NULL, 0,
                    x->cfg.upload.direct_expires, time(NULL), url);
 out:
     buf_free(&q);
@@ -308,7 +340,7 @@ HANDLER(uppy_complete)
         goto fail;
     }
     if ((e = s3_mpu_complete(c, buf_str(&u.key), u.upload_id, parts, n, &r)) ||
-        (e = drop_commit_direct(c, x->cfg.s3.prefix, x->spool, u.id, NULL, &d, msg,
+        (e = drop_commit_direct(c, x->cfg.s3.prefix, x->spool, u.id, &u.rv, NULL, &d, msg,
                                 sizeof msg)))
         goto fail;
     METRIC_ADD(&x->m, uploads_committed, 1);

@@ -177,7 +177,7 @@ async function busy () {
     held.push(s)
   }
   for (let i = 0; i < 100; i++) {
-    const m = await (await fetch(base + '/metrics')).text()
+    const m = await (await fetch(base + '/metrics', { headers: { Authorization: 'Bearer ' + process.env.SLUICE_METRICS_TOKEN } })).text()
     if (/^sluice_slots_in_use 2$/m.test(m)) break
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -225,7 +225,7 @@ async function refusals () {
   ok(/Cancelled/.test(st), 'cancel: the upload stops', st)
   let free = false
   for (let i = 0; i < 100 && !free; i++) {
-    free = /^sluice_slots_in_use 0$/m.test(await (await fetch(base + '/metrics')).text())
+    free = /^sluice_slots_in_use 0$/m.test(await (await fetch(base + '/metrics', { headers: { Authorization: 'Bearer ' + process.env.SLUICE_METRICS_TOKEN } })).text())
     if (!free) await new Promise((r) => setTimeout(r, 100))
   }
   ok(free, 'cancel: the server rolled it back (slot free)')

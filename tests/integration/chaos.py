@@ -116,7 +116,7 @@ def rss(pid):
 
 def metric(name):
     c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
-    c.request("GET", "/metrics")
+    c.request("GET", "/metrics", headers={"Authorization": "Bearer " + os.environ["SLUICE_METRICS_TOKEN"]})
     for line in c.getresponse().read().decode().split("\n"):
         if line.startswith(name + " "):
             return float(line.split()[1])

@@ -26,8 +26,12 @@ make_file() {
     if [ "$2" -eq 0 ]; then : > "$1"; return; fi
     openssl enc -aes-128-ctr -nosalt -pass "pass:$2" -in /dev/zero 2>/dev/null | head -c "$2" > "$1"
 }
+# metrics BASE_URL: the whole /metrics text, with its own token (stack_write_conf sets it)
+export SLUICE_METRICS_TOKEN=${SLUICE_METRICS_TOKEN:-metrics-$$-token}
+metrics() { curl -sS -H "Authorization: Bearer $SLUICE_METRICS_TOKEN" "$1/metrics"; }
+export -f metrics
 # metric NAME BASE_URL: the value of an unlabelled metric from /metrics
-metric() { curl -sS "$2/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+metric() { metrics "$2" | awk -v n="$1" '$1 == n { print $2 }'; }
 # wait_for DESC SECONDS CMD...: poll CMD until it succeeds (never a bare sleep)
 wait_for() {
     local desc=$1 deadline=$((SECONDS + $2)); shift 2
@@ -39,6 +43,23 @@ wait_for() {
 }
 # jpath PATH: a nested value of the JSON on stdin, PATH like '["upload"]["url"]'
 jpath() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+# direct_put JSON FILE [CURL ARGS...]: the presigned PUT of an /api/uploads answer, sent
+# exactly as handed out (its URL and every header it signed); prints the status. With
+# REPLACE='Name: value' that one signed header is sent with another value instead.
+direct_put() {
+    local json=$1 file=$2 args=()
+    shift 2
+    mapfile -t args < <(printf '%s' "$json" | REPLACE=${REPLACE:-} python3 -c '
+import json, os, sys
+u = json.load(sys.stdin)["upload"]
+rep = os.environ["REPLACE"].split(":", 1) if os.environ["REPLACE"] else None
+for k, v in u.get("headers", {}).items():
+    if rep and k.lower() == rep[0].strip().lower():
+        v = rep[1].strip()
+    print("-H"); print("%s: %s" % (k, v))
+print(u["url"])')
+    curl -sS -o /dev/null -w '%{http_code}' "$@" -T "$file" "${args[@]}"
+}
 # urlq S: S percent-encoded for a query value
 urlq() { python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 # form_args: the "fields" of the JSON on stdin (at PATH, default '["fields"]') as curl -F lines

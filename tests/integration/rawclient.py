@@ -3,7 +3,7 @@
 any byte, which curl cannot. Loopback only. Prints one line: STATUS SECONDS [BODY...].
 
   rawclient.py PORT PATH TOKEN TOTAL [--chunked] [--stop-at N [--rst]] [--idle-at N]
-               [--rate BYTES_PER_S] [--timeout S]
+               [--rate BYTES_PER_S] [--timeout S] [--header 'Name: value' ...]
 --stop-at N: send N body bytes, then close (FIN, or RST with --rst) without reading.
 --idle-at N: send N body bytes, then wait for the answer without sending more.
 --rate R:    send at about R bytes/s.
@@ -26,12 +26,14 @@ p.add_argument("--rst", action="store_true")
 p.add_argument("--idle-at", type=int)
 p.add_argument("--rate", type=float)
 p.add_argument("--timeout", type=float, default=120)
+p.add_argument("--header", action="append", default=[])
 a = p.parse_args()
 
 s = socket.create_connection(("127.0.0.1", a.port))
 hdr = "PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nAccept: application/json\r\nConnection: close\r\n" % (
     a.path, a.token)
 hdr += "Transfer-Encoding: chunked\r\n" if a.chunked else "Content-Length: %d\r\n" % a.total
+hdr += "".join(h + "\r\n" for h in a.header)
 s.sendall((hdr + "\r\n").encode())
 
 limit = a.total

@@ -127,7 +127,7 @@ for i in range(60):
     time.sleep(1)' "$NP" "$SLUICE_TOKEN" >/dev/null 2>&1 &
     PIDS+=($!)
 done
-wait_for "slow bodies hold every slot" 10 bash -c "[ \"\$(curl -sS $B/metrics | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 3 ]"
+wait_for "slow bodies hold every slot" 10 bash -c "[ \"\$(metrics $B | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 3 ]"
 t0=$(date +%s%N)
 a=$(curl -sS -o "$W/out" -D "$W/h" -w '%{http_code}' -H "$AUTH" --data-binary @"$W/small" -X PUT "$B/api/drops/other.txt")
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -139,7 +139,7 @@ a=$(curl -sS -o /dev/null -w '%{http_code}' "$B/healthz"); check "health check s
 # sluice's idle timeout (3 s here) ends a body that trickles below it? no: a byte a second is
 # not idle. The slots come back when those uploads end; the configured limit is the bound.
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; PIDS=()
-wait_for "slots free again once the slow clients are gone" 15 bash -c "[ \"\$(curl -sS $B/metrics | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 0 ]"
+wait_for "slots free again once the slow clients are gone" 15 bash -c "[ \"\$(metrics $B | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 0 ]"
 a=$(put "after.txt"); say "an upload after the slow clients left" "$a"; check "upload after: 201" "201 after.txt" "$a"
 
 # -- nothing of the refused requests was stored; no secret anywhere

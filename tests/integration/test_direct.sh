@@ -15,12 +15,18 @@ B=http://127.0.0.1:$NP
 AUTH="Authorization: Bearer $SLUICE_TOKEN"
 make_file "$W/f" $((3 * 1024 * 1024 + 7))
 SIZE=$(stat -c %s "$W/f") WANT=$(sha "$W/f")
-reserve() { # MODE [SIZE] -> JSON
-    curl -sS -H "$AUTH" -H 'Content-Type: application/json' \
+reserve() { # MODE [SIZE] -> JSON; keeps the upload token it hands out in $W/ut-<id>
+    local j
+    j=$(curl -sS -H "$AUTH" -H 'Content-Type: application/json' \
          -d "{\"name\":\"direct file.bin\",\"size\":${2:-$SIZE},\"content_type\":\"application/x-test\",\"mode\":\"$1\"}" \
-         "$B/api/uploads"
+         "$B/api/uploads")
+    printf '%s' "$j" | jget upload_token > "$W/ut-$(printf '%s' "$j" | jget id)"
+    printf '%s' "$j"
 }
-complete() { curl -sS -o "$W/c.out" -w '%{http_code}' -H "$AUTH" -X POST ${2:+-d "{\"sha256\":\"$2\"}"} "$B/api/uploads/$1/complete"; }
+complete() { # ID [SHA256]: with the upload token its reservation handed out
+    curl -sS -o "$W/c.out" -w '%{http_code}' -H "$AUTH" -H "X-Upload-Token: $(cat "$W/ut-$1" 2>/dev/null)" \
+         -X POST ${2:+-d "{\"sha256\":\"$2\"}"} "$B/api/uploads/$1/complete"
+}
 bytes_in() { metric sluice_upload_bytes_in_total "$B"; }
 in0=$(bytes_in)
 
@@ -31,7 +37,7 @@ url=$(printf '%s' "$json" | jpath '["upload"]["url"]')
 check "reserve (PUT): a share link at once" "$B/d/$id" "$(printf '%s' "$json" | jget url)"
 check "before the bytes: the share page says uploading" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
 check "before the bytes: complete is a conflict" 409 "$(complete "$id")"
-code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-test' -T "$W/f" "$url")
+code=$(direct_put "$json" "$W/f")
 check "presigned PUT straight to S3" 200 "$code"
 check "complete" 201 "$(complete "$id")"
 check "complete: the drop's name" "direct file.bin" "$(jget name < "$W/c.out")"
@@ -44,13 +50,13 @@ check "the worker carried no payload bytes" "$in0" "$(bytes_in)"
 # a checksum given with complete is verified (then the bytes do pass through the worker)
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)
-curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf '%s' "$json" | jpath '["upload"]["url"]')"
+direct_put "$json" "$W/f" >/dev/null
 check "complete with a wrong sha256" 422 "$(complete "$id" "$(printf '0%.0s' $(seq 64))")"
-contains "says why" "sha256 is $WANT, not the" "$(jget message < "$W/c.out")"
+contains "says why (without the real hash)" "does not have the sha256 announced" "$(jget message < "$W/c.out")"
 check "the mismatched object was removed" 409 "$(complete "$id")"
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)
-curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf '%s' "$json" | jpath '["upload"]["url"]')"
+direct_put "$json" "$W/f" >/dev/null
 check "complete with the right sha256" 201 "$(complete "$id" "$WANT")"
 check "then the drop knows its sha256" "$WANT" "$(jget sha256 < "$W/c.out")"
 in0=$(bytes_in)
@@ -69,8 +75,7 @@ check "POST: the download is byte-identical" "$WANT" "$got"
 
 # a body other than declared is refused by S3 itself
 json=$(reserve put 1000)
-url=$(printf '%s' "$json" | jpath '["upload"]["url"]')
-check "PUT of more bytes than declared: S3 refuses" 403 "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-test' -T "$W/f" "$url")"
+check "PUT of more bytes than declared: S3 refuses" 403 "$(direct_put "$json" "$W/f")"
 json=$(reserve post 1000)
 purl=$(printf '%s' "$json" | jpath '["upload"]["url"]')
 args=()
@@ -102,17 +107,19 @@ check "an abandoned reservation: gone from the share page" 404 "$(curl -sS -o /d
 # a complete upload whose client never called complete is committed by the janitor, not lost
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)
-curl -sS -o /dev/null -H 'Content-Type: application/x-test' -T "$W/f" "$(printf '%s' "$json" | jpath '["upload"]["url"]')"
+direct_put "$json" "$W/f" >/dev/null
 janitor_committed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "committed the completed upload $id"; }
 wait_for "a finished but never completed upload: committed by the janitor after its TTL" 15 janitor_committed
 check "it is a drop, byte-identical" "$WANT" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
 # a link handed out before a streamed upload: "uploading" with progress, then the file
 json=$(curl -sS -H "$AUTH" -d '{"name":"live.bin","size":6291456}' "$B/api/drops?reserve")
 id=$(printf '%s' "$json" | jget id) tok=$(printf '%s' "$json" | jget delete_token)
+ut=$(printf '%s' "$json" | jget upload_token)
 up_path=${json#*\"upload_url\":\"$B}; up_path=${up_path%%\"*}
 check "reserve a streamed upload: the share link" "$B/d/$id" "$(printf '%s' "$json" | jget url)"
 check "before the upload: uploading" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
-python3 tests/integration/rawclient.py "$NP" "$up_path" "$SLUICE_TOKEN" 6291456 --rate 2000000 --timeout 30 > "$W/live.out" &
+python3 tests/integration/rawclient.py "$NP" "$up_path" "$SLUICE_TOKEN" 6291456 --rate 2000000 --timeout 30 \
+    --header "X-Upload-Token: $ut" > "$W/live.out" &
 lpid=$!
 progress() { [ "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget received)" -gt 0 ] 2>/dev/null; }
 wait_for "while it streams: the share page shows the bytes received so far" 10 progress
@@ -121,7 +128,7 @@ wait "$lpid"
 check "the streamed upload into the reservation" 201 "$(cut -d' ' -f1 "$W/live.out")"
 check "then the share link shows the file" 6291456 "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget size)"
 check "the reservation's delete token deletes it" 204 "$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE -H "X-Delete-Token: $tok" "$B/api/drops/$id")"
-check "a used reservation cannot be uploaded into again" 404 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -T "$W/f" "$B$up_path")"
+check "a used reservation cannot be uploaded into again" 404 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -H "X-Upload-Token: $ut" -T "$W/f" "$B$up_path")"
 check "an unknown reservation" 404 "$(complete AAAAAAAAAAAAAAAAAAAAAA)"
 check "reserve without a token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' -d '{}' "$B/api/uploads")"
 check "reserve with bad JSON" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -d '{"name":' "$B/api/uploads")"

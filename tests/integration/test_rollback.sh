@@ -61,7 +61,7 @@ for port in "$NP" "$LP"; do
     nothing_left "$front: idle client"
 done
 
-m=$(curl -sS "$NGINX/metrics")
+m=$(metrics "$NGINX")
 contains "rolled-back uploads are counted by reason" 'sluice_uploads_rolled_back_total{reason="request_timeout"} 2' "$m"
 contains "aborted uploads are counted too" 'sluice_uploads_rolled_back_total{reason="client_gone"}' "$m"
 
@@ -119,7 +119,7 @@ $RAW "$NP" /api/drops/slow1.bin "$SLUICE_TOKEN" $((20 * MiB)) --rate 200000 --ti
 s1=$!
 $RAW "$NP" /api/drops/slow2.bin "$SLUICE_TOKEN" $((20 * MiB)) --rate 200000 --timeout 5 >/dev/null 2>&1 &
 s2=$!
-wait_for "slots: both held by slow uploads" 10 bash -c "[ \"\$(curl -sS $NGINX/metrics | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 2 ]"
+wait_for "slots: both held by slow uploads" 10 bash -c "[ \"\$(metrics $NGINX | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 2 ]"
 t0=$(date +%s%N)
 hdrs=$(curl -sS -D- -o "$W/busy.out" -H "Authorization: Bearer $SLUICE_TOKEN" -T <(head -c $((5 * MiB)) /dev/zero) "$NGINX/api/drops/third.bin" | tr -d '\r')
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -144,7 +144,7 @@ drain_case() { # BYTES RATE EXPECTED-STATUS DESC
     wpid=$(cat "$W/workers.pid")
     $RAW "$NP" /api/drops/drain.bin "$SLUICE_TOKEN" "$1" --rate "$2" --timeout 30 > "$W/drain.out" &
     local cpid=$!
-    wait_for "$4: the upload is under way" 10 bash -c "[ \"\$(curl -sS $NGINX/metrics | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 1 ]"
+    wait_for "$4: the upload is under way" 10 bash -c "[ \"\$(metrics $NGINX | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 1 ]"
     kill -TERM "$wpid"
     wait "$cpid"
     out=$(cat "$W/drain.out")

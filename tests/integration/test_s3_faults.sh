@@ -49,7 +49,7 @@ for fault in "partNumber=2" "^POST .*[?]uploads" "^POST .*uploadId=" "^PUT [^?]*
     got=$(curl -sS -L "$NGINX/d/$id/download" | sha256sum | cut -d' ' -f1)
     check "one 5xx on '$fault': the object is byte-identical" "$WANT" "$got"
 done
-contains "S3 errors are counted per operation" 'sluice_s3_errors_total{op="UploadPart"} 1' "$(curl -sS "$NGINX/metrics")"
+contains "S3 errors are counted per operation" 'sluice_s3_errors_total{op="UploadPart"} 1' "$(metrics "$NGINX")"
 
 # an error that persists beyond the retries: 503 to the client, nothing left behind
 aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
@@ -78,7 +78,7 @@ exec 3>&-
 head -c 100000 /dev/urandom > "$W/small"
 code=$(curl -sS -o "$W/out" -w '%{http_code}' -H "Authorization: Bearer $SLUICE_TOKEN" -T "$W/small" "$NGINX/api/drops/small.bin")
 check "record PUT refused for good: 503" 503 "$code"
-wait_for "its rollback is over (slot free)" 30 bash -c "[ \"\$(curl -sS $NGINX/metrics | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 0 ]"
+wait_for "its rollback is over (slot free)" 30 bash -c "[ \"\$(metrics $NGINX | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 0 ]"
 count() { aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX$1" --query 'length(Contents || `[]`)' --output text; }
 check "the bytes could not be deleted" 1 "$(count drops/)"
 check "so the reservation marker stays" 1 "$(count reserved/)"

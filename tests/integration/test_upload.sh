@@ -117,7 +117,7 @@ check "wrong token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Authoriza
 check "GET on the upload route" 405 "$(curl -sS -o /dev/null -w '%{http_code}' "$NGINX/api/drops/x")"
 check "form without a file part" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -F "other=1" "$NGINX/api/drops")"
 check "form with a bad content type" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -H 'Content-Type: text/plain' --data-binary @"$W/f1" "$NGINX/api/drops")"
-contains "metrics" "sluice_uploads_committed_total" "$(curl -sS "$NGINX/metrics")"
+contains "metrics" "sluice_uploads_committed_total" "$(metrics "$NGINX")"
 
 # nothing half-done is left: no multipart upload, no staging object
 left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)

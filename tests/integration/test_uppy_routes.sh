@@ -73,7 +73,8 @@ json=$(curl -sS -H "$A" -d '{"filename":"halfway.bin"}' "$B/s3/multipart")
 key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
 u=$(curl -sS -H "$A" "$B/s3/multipart/$(urlq "$uid")/1?key=$(urlq "$key")" | jget url)
 check "halfway: one part uploaded" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p1" "$u")"
-janitor_cleaned() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "aborted $key upload-id $uid (its reservation expired)"; }
+s3uid=${uid#*.}   # the uploadId sluice hands out is "<upload token>.<S3's upload id>"
+janitor_cleaned() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "aborted $key upload-id $s3uid (its reservation expired)"; }
 wait_for "halfway: the janitor aborts its upload once the reservation expired" 15 janitor_cleaned
 left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
 check "halfway: no multipart upload left" 0 "$left"

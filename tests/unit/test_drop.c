@@ -57,6 +57,11 @@ static void test_sanitize_names(void **state)
         {"bad\xff\xfe.bin", 9, "bad__.bin"},
         {"nul\0byte", 8, "nulbyte"},
         {"q\"uote'<b>.html", 15, "q\"uote'<b>.html"},   /* kept; escaped wherever shown */
+        {"evil\xe2\x80\xaetxt.exe", 14, "eviltxt.exe"},        /* U+202E RIGHT-TO-LEFT OVERRIDE */
+        {"a\xe2\x81\xa6" "b\xe2\x81\xa9\xe2\x80\x8f.txt", 15, "ab.txt"},   /* isolates, RLM */
+        {"c1\xc2\x85\xc2\x9f.txt", 10, "c1.txt"},              /* NEL and APC */
+        {"\xef\xbb\xbf" "bom \xe2\x80\xa8x", 11, "bom x"},        /* BOM, LINE SEPARATOR */
+        {"\xc2\xa0nbsp\xe2\x80\x8dzwj", 13, "\xc2\xa0nbsp\xe2\x80\x8dzwj"},   /* kept */
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char out[DROP_NAME_MAX + 1];
@@ -86,6 +91,16 @@ static void test_content_types(void **state)
         {"x/", NULL, "application/octet-stream"},
         {NULL, "noext", "application/octet-stream"},
         {NULL, NULL, "application/octet-stream"},
+        /* active content is stored as bytes: never text/html & co. on the storage origin */
+        {"text/html", "a.txt", "application/octet-stream"},
+        {NULL, "page.HTML", "application/octet-stream"},
+        {"image/svg+xml", "a.svg", "application/octet-stream"},
+        {NULL, "x.svg", "application/octet-stream"},
+        {"application/rss+xml", "x", "application/octet-stream"},
+        {"Text/JavaScript", "x", "application/octet-stream"},
+        {"application/xhtml+xml", "x", "application/octet-stream"},
+        {"application/xml", "x", "application/octet-stream"},
+        {"text/plain", "evil.html", "text/plain"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char out[128];

@@ -24,8 +24,10 @@ static const struct {
     {"PUT", "/api/drops/a%20b.txt", "upload-put", "a%20b.txt", NULL},
     {"PUT", "/api/drops/dir/x.bin", "upload-put", "dir/x.bin", NULL},
     {"DELETE", "/api/drops/AAAAAAAAAAAAAAAAAAAAAA", "delete", "AAAAAAAAAAAAAAAAAAAAAA", NULL},
+    {"POST", "/api/reservations", "upload-reserve", NULL, NULL},
     {"POST", "/api/uploads", "direct-create", NULL, NULL},
     {"POST", "/api/uploads/abc/complete", "direct-complete", "abc", NULL},
+    {"DELETE", "/api/uploads/abc", "direct-cancel", "abc", NULL},
     {"GET", "/d/abc", "share", "abc", NULL},
     {"HEAD", "/d/abc", "share", "abc", NULL},
     {"GET", "/d/abc/download", "download", "abc", NULL},
@@ -64,7 +66,7 @@ static void test_not_found(void **state)
 {
     (void)state;
     static const char *const paths[] = {
-        "/", "", "/healthz/", "/healthzz", "/api", "/api/drop", "/api/uploads/abc",
+        "/", "", "/healthz/", "/healthzz", "/api", "/api/drop", "/api/uploads/abc/x",
         "/api/uploads/abc/complete/x", "/api/uploads//complete", "/d", "/d/", "/d//download",
         "/d/abc/other", "/d/abc/download/x", "/s3", "/s3/", "/s3/multipart/", "/s3/other",
         "/s3/multipart/u/7/x", "/api/drops/x/../..",
@@ -95,6 +97,7 @@ static void test_method_not_allowed(void **state)
         {"POST", "/api/drops/x.bin", "PUT, DELETE"},
         {"GET", "/api/uploads", "POST"},
         {"GET", "/api/uploads/abc/complete", "POST"},
+        {"POST", "/api/uploads/abc", "DELETE"},
         {"POST", "/d/abc", "GET, HEAD"},
         {"DELETE", "/d/abc/download", "GET, HEAD"},
         {"PUT", "/d/abc/thumbnail", "GET, HEAD"},
