@@ -47,111 +47,92 @@ static void copy(char *dst, size_t cap, const char *v, size_t n)
     snprintf(dst, cap, "%.*s", (int)(n < cap ? n : cap - 1), v);
 }
 
-enum sl_err body_parse_create(const char *s, size_t n, struct body_create *out)
+/* optional string members: 0 absent or taken (a name sanitised, text cut at cap), -1 wrong */
+static int opt_name(json_t *o, const char *key, char out[DROP_NAME_MAX + 1])
 {
-    memset(out, 0, sizeof *out);
-    json_t *o = object(s, n);
     const char *v;
     size_t len;
-    enum sl_err e = SL_EBADREQ;
-    if (!o)
-        goto out;
-    if (get_str(o, "name", &v, &len) != 1)
-        goto out;
-    drop_sanitize_name(v, len, out->name);
-    if (get_size(o, "size", &out->size) != 1)
-        goto out;
-    switch (get_str(o, "content_type", &v, &len)) {
-    case -1: goto out;
-    case 1: copy(out->content_type, sizeof out->content_type, v, len); break;
-    }
-    switch (get_str(o, "mode", &v, &len)) {
-    case -1: goto out;
-    case 1:
-        if (!strcmp(v, "post"))
-            out->post = 1;
-        else if (strcmp(v, "put") != 0)
-            goto out;
-        break;
-    }
-    e = SL_OK;
-out:
+    int r = get_str(o, key, &v, &len);
+    if (r == 1)
+        drop_sanitize_name(v, len, out);
+    return r < 0 ? -1 : 0;
+}
+
+static int opt_text(json_t *o, const char *key, char *dst, size_t cap)
+{
+    const char *v;
+    size_t len;
+    int r = get_str(o, key, &v, &len);
+    if (r == 1)
+        copy(dst, cap, v, len);
+    return r < 0 ? -1 : 0;
+}
+
+/* the object in s[0..n) with the defaults already set by the caller; an empty body is the
+ * defaults when empty_ok */
+static enum sl_err parse(const char *s, size_t n, int empty_ok, json_t **o)
+{
+    *o = NULL;
+    if (n == 0 && empty_ok)
+        return SL_OK;
+    return (*o = object(s, n)) ? SL_OK : SL_EBADREQ;
+}
+
+enum sl_err body_parse_create(const char *s, size_t n, struct body_create *out)
+{
+    char mode[8] = "put";
+    json_t *o;
+    memset(out, 0, sizeof *out);
+    out->name[0] = '\0';
+    enum sl_err e = parse(s, n, 0, &o);
+    if (!e && (!json_is_string(json_object_get(o, "name")) || opt_name(o, "name", out->name) ||
+               get_size(o, "size", &out->size) != 1 ||
+               opt_text(o, "content_type", out->content_type, sizeof out->content_type) ||
+               opt_text(o, "mode", mode, sizeof mode) ||
+               (strcmp(mode, "put") != 0 && strcmp(mode, "post") != 0)))
+        e = SL_EBADREQ;
+    out->post = !strcmp(mode, "post");
     json_decref(o);
     return e;
 }
 
 enum sl_err body_parse_reserve(const char *s, size_t n, struct body_reserve *out)
 {
+    json_t *o;
     memset(out, 0, sizeof *out);
     strcpy(out->name, "file");
-    if (n == 0)
-        return SL_OK;
-    json_t *o = object(s, n);
-    const char *v;
-    size_t len;
-    enum sl_err e = SL_EBADREQ;
-    if (!o)
-        goto out;
-    switch (get_str(o, "name", &v, &len)) {
-    case -1: goto out;
-    case 1: drop_sanitize_name(v, len, out->name); break;
-    }
-    if (get_size(o, "size", &out->size) < 0)
-        goto out;
-    e = SL_OK;
-out:
+    enum sl_err e = parse(s, n, 1, &o);
+    if (!e && o && (opt_name(o, "name", out->name) || get_size(o, "size", &out->size) < 0))
+        e = SL_EBADREQ;
     json_decref(o);
     return e;
 }
 
 enum sl_err body_parse_complete(const char *s, size_t n, char sha256[65])
 {
+    json_t *o;
+    char v[66] = "";
     sha256[0] = '\0';
-    if (n == 0)
-        return SL_OK;
-    json_t *o = object(s, n);
-    const char *v;
-    size_t len;
-    enum sl_err e = SL_EBADREQ;
-    if (!o)
-        goto out;
-    switch (get_str(o, "sha256", &v, &len)) {
-    case -1: goto out;
-    case 1:
-        if (len != 64 || strspn(v, "0123456789abcdef") != 64)
-            goto out;
+    enum sl_err e = parse(s, n, 1, &o);
+    if (!e && o && (opt_text(o, "sha256", v, sizeof v) ||
+                    (v[0] && (strlen(v) != 64 || strspn(v, "0123456789abcdef") != 64))))
+        e = SL_EBADREQ;
+    if (!e)
         memcpy(sha256, v, 65);
-        break;
-    }
-    e = SL_OK;
-out:
     json_decref(o);
     return e;
 }
 
 enum sl_err body_parse_uppy_create(const char *s, size_t n, struct body_uppy_create *out)
 {
+    json_t *o;
     memset(out, 0, sizeof *out);
     strcpy(out->name, "file");
-    if (n == 0)
-        return SL_OK;
-    json_t *o = object(s, n);
-    const char *v;
-    size_t len;
-    enum sl_err e = SL_EBADREQ;
-    if (!o)
-        goto out;
+    enum sl_err e = parse(s, n, 1, &o);
     /* Uppy's own: a filename and a type; its "metadata" object is the user's and ignored */
-    switch (get_str(o, "filename", &v, &len)) {
-    case -1: goto out;
-    case 1: drop_sanitize_name(v, len, out->name); break;
-    }
-    switch (get_str(o, "type", &v, &len)) {
-    case -1: goto out;
-    case 1: copy(out->type, sizeof out->type, v, len); break;
-    }
-    e = SL_OK;
-out:
+    if (!e && o && (opt_name(o, "filename", out->name) ||
+                    opt_text(o, "type", out->type, sizeof out->type)))
+        e = SL_EBADREQ;
     json_decref(o);
     return e;
 }
