@@ -3,8 +3,8 @@
  * The parent (sluice-thumbd, which holds the S3 credentials) spawns its own binary as
  * `sluice-thumbd --decode ...` with an empty environment, the image on a pipe as stdin, the
  * thumbnail read back from a pipe on stdout, stderr kept for its one log line, and no other
- * file descriptor. Before it reads a byte the child sets RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE
- * and RLIMIT_NOFILE, PR_SET_NO_NEW_PRIVS, and a seccomp allow-list (libseccomp) of what
+ * file descriptor. Before it reads a byte the child sets RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE
+ * and RLIMIT_NPROC, PR_SET_NO_NEW_PRIVS, and a seccomp allow-list (libseccomp) of what
  * decoding needs: read, write, memory, exit. A decoder bug therefore has no credential, no
  * socket, no file and no other syscall to use; a crash, a limit hit or a forbidden syscall
  * ends the child, and the parent reports the image as one that cannot be made (permanent). */
