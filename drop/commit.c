@@ -144,19 +144,3 @@ out:
     buf_free(&head);
     return e;
 }
-
-enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id)
-{
-    struct buf key = BUF_INIT(4096);
-    struct s3_result r = S3_RESULT_INIT;
-    enum sl_err e;
-    if ((e = drop_key(&key, prefix, "reserved", id)))
-        goto out;
-    e = s3_delete_object(c, buf_str(&key), &r);
-    if (e == SL_ES3_NOTFOUND)
-        e = SL_OK;   /* gone already */
-out:
-    s3_result_free(&r);
-    buf_free(&key);
-    return e;
-}

@@ -118,6 +118,9 @@ enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char
  * then (only once those are gone) its marker. For an id without a record only. */
 enum sl_err drop_discard(struct s3_client *c, const char *prefix, const char *id);
 
+/* Deletes <prefix><kind>/<id>; gone already counts as done. */
+enum sl_err drop_remove(struct s3_client *c, const char *prefix, const char *kind,
+                        const char *id);
 /* Removes the reservation marker of id (gone already counts as done). */
 enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id);
 

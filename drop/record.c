@@ -4,28 +4,46 @@
 
 #include "drop.h"
 
-enum sl_err drop_load(struct s3_client *c, const char *prefix, const char *id,
-                      struct drop_meta *m)
+/* HEAD <prefix><kind>/<id> into r: SL_ENOTFOUND when id is not valid or nothing is there */
+static enum sl_err head(struct s3_client *c, const char *prefix, const char *kind,
+                        const char *id, struct s3_result *r)
+{
+    struct buf key = BUF_INIT(4096);
+    enum sl_err e = SL_ENOTFOUND;
+    if (drop_valid_id(id) && !(e = drop_key(&key, prefix, kind, id)) &&
+        (e = s3_head_object(c, buf_str(&key), r)) == SL_ES3_NOTFOUND)
+        e = SL_ENOTFOUND;
+    buf_free(&key);
+    return e;
+}
+
+enum sl_err drop_remove(struct s3_client *c, const char *prefix, const char *kind,
+                        const char *id)
 {
     struct buf key = BUF_INIT(4096);
     struct s3_result r = S3_RESULT_INIT;
     enum sl_err e;
-    if (!drop_valid_id(id)) {
-        e = SL_ENOTFOUND;
-        goto out;
-    }
-    if ((e = drop_key(&key, prefix, "meta", id)))
-        goto out;
-    if ((e = s3_head_object(c, buf_str(&key), &r))) {
-        if (e == SL_ES3_NOTFOUND)
-            e = SL_ENOTFOUND;
-        goto out;
-    }
-    if (drop_meta_from_result(&r, id, m))
-        e = SL_ENOTFOUND;   /* an object without sluice's metadata is not a drop */
-out:
+    if (!(e = drop_key(&key, prefix, kind, id)) &&
+        (e = s3_delete_object(c, buf_str(&key), &r)) == SL_ES3_NOTFOUND)
+        e = SL_OK;   /* gone already */
     s3_result_free(&r);
     buf_free(&key);
+    return e;
+}
+
+enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id)
+{
+    return drop_remove(c, prefix, "reserved", id);
+}
+
+enum sl_err drop_load(struct s3_client *c, const char *prefix, const char *id,
+                      struct drop_meta *m)
+{
+    struct s3_result r = S3_RESULT_INIT;
+    enum sl_err e = head(c, prefix, "meta", id, &r);
+    if (!e && drop_meta_from_result(&r, id, m))
+        e = SL_ENOTFOUND;   /* an object without sluice's metadata is not a drop */
+    s3_result_free(&r);
     return e;
 }
 
@@ -62,21 +80,11 @@ out:
 enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char *id,
                              struct drop_resv *rv)
 {
-    struct buf key = BUF_INIT(4096);
     struct s3_result r = S3_RESULT_INIT;
     enum sl_err e;
     memset(rv, 0, sizeof *rv);
-    if (!drop_valid_id(id)) {
-        e = SL_ENOTFOUND;
+    if ((e = head(c, prefix, "reserved", id, &r)))
         goto out;
-    }
-    if ((e = drop_key(&key, prefix, "reserved", id)))
-        goto out;
-    if ((e = s3_head_object(c, buf_str(&key), &r))) {
-        if (e == SL_ES3_NOTFOUND)
-            e = SL_ENOTFOUND;
-        goto out;
-    }
     const char *kind = s3_result_meta(&r, "kind"), *declared = s3_result_meta(&r, "declared");
     const char *up = s3_result_meta(&r, "upload-hash"), *cl = s3_result_meta(&r, "client");
     if (drop_meta_from_result(&r, id, &rv->m) || !kind || strlen(kind) >= sizeof rv->kind) {
@@ -93,7 +101,6 @@ enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char
     rv->autocommit = ac && !strcmp(ac, "yes");
 out:
     s3_result_free(&r);
-    buf_free(&key);
     return e;
 }
 
@@ -114,16 +121,13 @@ enum sl_err drop_discard(struct s3_client *c, const char *prefix, const char *id
         if (ae && ae != SL_ES3_NOTFOUND && !e)
             e = ae;
     }
-    enum sl_err de = s3_delete_object(c, buf_str(&key), &r);
-    if (de && de != SL_ES3_NOTFOUND && !e)
+    enum sl_err de = drop_remove(c, prefix, "drops", id);
+    if (!e)
         e = de;
     /* a commit that raced this cancel (it wrote the record between the caller's check and the
      * delete above): the owner asked for nothing to remain, so its record goes too */
-    if (!e && !(e = drop_key(&key, prefix, "meta", id))) {
-        de = s3_delete_object(c, buf_str(&key), &r);
-        if (de && de != SL_ES3_NOTFOUND)
-            e = de;
-    }
+    if (!e)
+        e = drop_remove(c, prefix, "meta", id);
     if (!e)
         e = drop_unreserve(c, prefix, id);   /* last: it is how the janitor finds the rest */
 out:

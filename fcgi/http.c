@@ -163,6 +163,7 @@ static enum sl_err read_small(struct http *h, struct buf *out, int pool)
             break;
     }
     atomic_fetch_sub(&small_readers[pool], 1);
+    atomic_store(&h->watch.deadline_ms, 0);   /* the body is in: what follows is not bound */
     return e;
 }
 

@@ -110,7 +110,8 @@ u=$(curl -sS -H "$AUTH" "$B/s3/multipart/$(urlq "$uid")/1?key=$(urlq "$key")" | 
 a=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT -H "x-amz-copy-source: /$S3_BUCKET/private-$$/secret.txt" "$u")
 say "part URL + x-amz-copy-source: <a private object>" "S3 $a"
 check "UploadPartCopy with the part signer: refused" 403 "$a"
-curl -sS -o /dev/null -H "$AUTH" -X POST "$B/s3/multipart/$(urlq "$uid")/complete?key=$(urlq "$key")"
+check "with no part stored, its complete commits nothing" 409 "$(code -H "$AUTH" -X POST "$B/s3/multipart/$(urlq "$uid")/complete?key=$(urlq "$key")")"
+check "so its link still says uploading" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$cid" | jget status)"
 check "the secret never becomes a drop" 1 "$([ "$(dl_sha "$cid")" != "$SSHA" ] && echo 1)"
 json=$(curl -sS -H "$AUTH" -d "{\"name\":\"page.html\",\"size\":$(stat -c %s "$W/victim"),\"content_type\":\"text/html\"}" "$B/api/uploads")
 check "active content is stored as bytes" "application/octet-stream" "$(printf '%s' "$json" | jpath '["upload"]["headers"]["Content-Type"]')"
