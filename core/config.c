@@ -60,6 +60,8 @@ static const struct key keys[] = {
     {"upload", "direct_expires", K_DURATION, O(upload.direct_expires), 1, SIGV4_MAX_EXPIRES},
     {"upload", "reserve_ttl", K_DURATION, O(upload.reserve_ttl), 1, 30LL * 86400},
     {"upload", "cors_origin", K_STRLIST, O(upload.cors_origins), 0, 0},
+    {"upload", "reservations", K_INT, O(upload.reservations), 1, 1000000},
+    {"upload", "token_reservations", K_INT, O(upload.token_reservations), 1, 1000000},
     {"server", "threads", K_INT, O(server.threads), 1, 1024},
     {"server", "socket", K_STR, O(server.socket), 0, 0},
     {"server", "drain_timeout", K_DURATION, O(server.drain_timeout), 0, 3600},
@@ -76,6 +78,16 @@ static const struct key keys[] = {
     {"thumbs", "workers", K_INT, O(thumbs.workers), 1, 64},
 };
 #undef O
+
+/* the keys of a [token NAME] section, at offsets in its struct token_config */
+#define T(f) offsetof(struct token_config, f)
+static const struct key token_keys[] = {
+    {"token", "secret", K_STRLIST, T(secrets), 0, 0},
+    {"token", "max_size", K_SIZE, T(max_size), 1, 5LL << 40},
+    {"token", "slots", K_INT, T(slots), 1, 100000},
+    {"token", "reservations", K_INT, T(reservations), 1, 1000000},
+};
+#undef T
 
 const char *config_path(const char *flag)
 {
@@ -107,6 +119,8 @@ void config_defaults(struct sluice_config *c)
     c->upload.direct_expires = 900;
     c->upload.reserve_ttl = 3600;
     c->upload.min_rate = 1024;
+    c->upload.reservations = 1000;
+    c->upload.token_reservations = 100;
     c->server.threads = 16;
     c->server.drain_timeout = 30;
     c->server.janitor_on_start = 1;
@@ -138,6 +152,11 @@ void config_free(struct sluice_config *c)
             *(char ***)p = NULL;
         }
     }
+    for (int i = 0; i < c->ntokens; i++) {
+        free(c->tokens[i].name);
+        free_list(c->tokens[i].secrets);
+    }
+    c->ntokens = 0;
 }
 
 enum sl_err config_parse_size(const char *s, uint64_t *out)
@@ -219,10 +238,11 @@ static enum sl_err list_add(char ***lp, const char *v, size_t n)
     return l[len] ? SL_OK : SL_ENOMEM;
 }
 
-static enum sl_err set_value(struct sluice_config *c, const struct key *k, const char *v,
+/* base: the struct k->off is an offset in (the config, or one token section) */
+static enum sl_err set_value(void *base, const struct key *k, const char *v,
                              const char **problem)
 {
-    void *p = (char *)c + k->off;
+    void *p = (char *)base + k->off;
     long long num = 0;
     switch (k->type) {
     case K_STR: {
@@ -333,6 +353,28 @@ static int known_section(const char *s)
     return 0;
 }
 
+/* a new [token NAME] section; NULL, or what is wrong with it */
+static const char *new_token(struct sluice_config *c, const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 32 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789_-") != n)
+        return "a name is 1 to 32 of A-Z a-z 0-9 _ -";
+    if (!strcmp(name, "default") || !strcmp(name, "anonymous"))
+        return "'default' and 'anonymous' are the names of [upload]'s tokens";
+    for (int i = 0; i < c->ntokens; i++)
+        if (!strcmp(c->tokens[i].name, name))
+            return "a second section of the same name";
+    if (c->ntokens == CONFIG_MAX_TOKENS)
+        return "too many [token] sections";
+    struct token_config *t = &c->tokens[c->ntokens];
+    memset(t, 0, sizeof *t);
+    if (!(t->name = strdup(name)))
+        return "out of memory";
+    c->ntokens++;
+    return NULL;
+}
+
 enum sl_err config_parse(struct sluice_config *c, const char *name, const char *text,
                          struct buf *why)
 {
@@ -365,6 +407,15 @@ enum sl_err config_parse(struct sluice_config *c, const char *name, const char *
             }
             *rb = '\0';
             char *sec = trim(s + 1);
+            if (!strncmp(sec, "token", 5) && isspace((unsigned char)sec[5])) {
+                const char *problem = new_token(c, trim(sec + 6));
+                if (problem) {
+                    buf_printf(why, "%s:%d: [token]: %s", name, lineno, problem);
+                    return SL_ECONFIG;
+                }
+                snprintf(section, sizeof section, "token");
+                continue;
+            }
             if (!known_section(sec)) {
                 buf_printf(why, "%s:%d: unknown section [%.64s]", name, lineno, sec);
                 return SL_ECONFIG;
@@ -389,15 +440,23 @@ enum sl_err config_parse(struct sluice_config *c, const char *name, const char *
             v++;
         }
         const struct key *key = NULL;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, k))
-                key = &keys[i];
+        void *base = c;
+        if (!strcmp(section, "token")) {
+            base = &c->tokens[c->ntokens - 1];
+            for (size_t i = 0; i < sizeof token_keys / sizeof token_keys[0]; i++)
+                if (!strcmp(token_keys[i].name, k))
+                    key = &token_keys[i];
+        } else {
+            for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, k))
+                    key = &keys[i];
+        }
         if (!key) {
             buf_printf(why, "%s:%d: unknown key '%.64s' in [%s]", name, lineno, k, section);
             return SL_ECONFIG;
         }
         const char *problem = "bad value";
-        enum sl_err e = set_value(c, key, v, &problem);
+        enum sl_err e = set_value(base, key, v, &problem);
         if (e == SL_ENOMEM)
             return e;
         if (e) {
@@ -479,6 +538,46 @@ enum sl_err config_validate(const struct sluice_config *c, struct buf *why)
     return SL_OK;
 }
 
+/* 1 if secret is one of list's (NULL-terminated) */
+static int listed(char *const *list, const char *secret)
+{
+    for (; list && *list; list++)
+        if (!strcmp(*list, secret))
+            return 1;
+    return 0;
+}
+
+static enum sl_err validate_tokens(const struct sluice_config *c, struct buf *why)
+{
+    for (int i = 0; i < c->ntokens; i++) {
+        const struct token_config *t = &c->tokens[i];
+        if (!t->secrets) {
+            buf_printf(why, "[token %s]: no secret", t->name);
+            return SL_ECONFIG;
+        }
+        if (t->max_size > c->upload.max_size) {
+            buf_printf(why, "[token %s]: max_size is above upload.max_size", t->name);
+            return SL_ECONFIG;
+        }
+        if (t->slots > c->upload.slots) {
+            buf_printf(why, "[token %s]: slots (%d) is above upload.slots (%d)", t->name,
+                       t->slots, c->upload.slots);
+            return SL_ECONFIG;
+        }
+        /* one secret, one name: else which limits apply would depend on the order */
+        for (char *const *s = t->secrets; *s; s++) {
+            int clash = listed(c->upload.tokens, *s) || listed(s + 1, *s);
+            for (int j = i + 1; j < c->ntokens; j++)
+                clash |= listed(c->tokens[j].secrets, *s);
+            if (clash) {
+                buf_printf(why, "[token %s]: a secret is also another token's", t->name);
+                return SL_ECONFIG;
+            }
+        }
+    }
+    return SL_OK;
+}
+
 enum sl_err config_validate_upload(const struct sluice_config *c, struct buf *why)
 {
     if (c->upload.max_size == 0) {
@@ -495,12 +594,12 @@ enum sl_err config_validate_upload(const struct sluice_config *c, struct buf *wh
         buf_puts(why, "upload.slot_dir is not set (e.g. /run/sluice/slots)");
         return SL_ECONFIG;
     }
-    if (!c->upload.anonymous && !c->upload.tokens) {
-        buf_puts(why, "uploads need a token: add 'token = ...' to [upload] or set "
-                      "'anonymous = true'");
+    if (!c->upload.anonymous && !c->upload.tokens && c->ntokens == 0) {
+        buf_puts(why, "uploads need a token: add 'token = ...' to [upload], a [token NAME] "
+                      "section, or set 'anonymous = true'");
         return SL_ECONFIG;
     }
-    return SL_OK;
+    return validate_tokens(c, why);
 }
 
 /* path's contents parsed into c */

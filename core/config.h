@@ -39,7 +39,21 @@ struct upload_config {
     long direct_expires;        /* seconds a presigned upload (PUT / POST policy) lives */
     long reserve_ttl;           /* seconds an uncompleted direct reservation is kept */
     char **cors_origins;        /* NULL-terminated; browser origins allowed to upload direct */
+    int reservations;           /* open reservations on this host, all tokens together */
+    int token_reservations;     /* open reservations per token, when its section sets none */
 };
+
+/* [token NAME]: a named upload credential with limits of its own (docs/design.md, "Named
+ * tokens"). The [upload] `token = ...` form stays: those secrets are the group "default" with
+ * the default limits. */
+struct token_config {
+    char *name;                 /* [A-Za-z0-9_-]{1,32}; the metrics label */
+    char **secrets;             /* NULL-terminated; `secret = ...`, repeatable (rotation) */
+    uint64_t max_size;          /* bytes; 0: upload.max_size */
+    int slots;                  /* upload slots it may hold at once, host-wide; 0: no own cap */
+    int reservations;           /* open reservations on this host; 0: upload.token_reservations */
+};
+#define CONFIG_MAX_TOKENS 64
 
 struct server_config {
     int threads;                /* request threads per worker process */
@@ -70,6 +84,8 @@ struct sluice_config {
     struct server_config server;
     struct janitor_config janitor;
     struct thumbs_config thumbs;
+    struct token_config tokens[CONFIG_MAX_TOKENS];
+    int ntokens;
 };
 
 /* Which file to read: the -c flag, else $SLUICE_CONFIG, else /etc/sluice/sluice.conf if it is

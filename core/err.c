@@ -22,6 +22,8 @@ static const struct sl_err_info table[SL_ERR_COUNT] = {
     [SL_ECLIENT_GONE] = {"client_gone", "the client closed the connection", 400, "Bad Request", C},
     [SL_ECHANGED] = {"changed", "this drop's bytes were changed after it was uploaded; it is no "
                     "longer served", 409, "Conflict", C},
+    [SL_ELIMIT] = {"over_limit", "this token is at its limit, retry later", 429,
+                   "Too Many Requests", C},
     [SL_EBUSY] = {"busy", "all upload slots are in use, retry shortly", 503,
                   "Service Unavailable", R},
     [SL_ESHUTDOWN] = {"shutting_down", "the server is restarting, retry shortly", 503,
@@ -86,6 +88,7 @@ const char *sl_http_reason(int status)
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 422: return "Unprocessable Content";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";

@@ -21,6 +21,7 @@ enum sl_err {
     SL_EUNPROCESSABLE,   /* well-formed but wrong (e.g. size mismatch on complete) */
     SL_ECLIENT_GONE,     /* the client aborted; nobody to answer */
     SL_ECHANGED,         /* a drop's bytes are not the ones that were committed */
+    SL_ELIMIT,           /* this token is at one of its own limits (slots, reservations) */
     /* upstream trouble, worth retrying */
     SL_EBUSY,            /* every upload slot is taken */
     SL_ESHUTDOWN,        /* the worker is shutting down */

@@ -9,6 +9,7 @@
 #include "cap.h"
 #include "ctx.h"
 #include "http.h"
+#include "quota.h"
 #include "sigv4.h"
 
 /* the Bearer token of h equals one of tokens (NULL-terminated), in time that says nothing
@@ -43,20 +44,15 @@ int auth_require_metrics(const struct ctx *x, struct http *h)
     return 0;
 }
 
-int auth_upload_ok(const struct ctx *x, const struct http *h)
+const struct token *auth_require_upload(struct ctx *x, struct http *h)
 {
-    if (x->cfg.upload.anonymous)
-        return 1;
-    /* compare hashes, so the time taken says nothing about the tokens, not even their length */
-    return bearer_in(h, x->cfg.upload.tokens);
-}
-
-int auth_require_upload(const struct ctx *x, struct http *h)
-{
-    if (auth_upload_ok(x, h))
-        return 1;
+    const char *a = http_header(h, "Authorization");
+    const char *bearer = a && strncasecmp(a, "Bearer ", 7) == 0 ? a + 7 : NULL;
+    const struct token *t = quota_find(&x->quota, bearer);
+    if (t)
+        return t;
     http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");
-    return 0;
+    return NULL;
 }
 
 void auth_client_hash(const struct http *h, char out[65])

@@ -1,16 +1,16 @@
-/* auth: who may call what. Today: the upload token (a Bearer token among upload.tokens, or
- * anyone when upload.anonymous) and the caller's identity as a hash. Handlers ask here before
- * any side effect and never re-implement a check. */
+/* auth: who may call what. The upload token (a Bearer secret of a named token or of
+ * upload.tokens, or anyone when upload.anonymous: fcgi/quota.h) and the caller's identity
+ * as a hash. Handlers ask here before any side effect and never re-implement a check. */
 #ifndef SLUICE_AUTH_H
 #define SLUICE_AUTH_H
 
 struct ctx;
 struct http;
+struct token;
 
-/* 1 if the caller may upload (constant time in the tokens) */
-int auth_upload_ok(const struct ctx *x, const struct http *h);
-/* auth_upload_ok, or a 401 with WWW-Authenticate sent and 0 returned */
-int auth_require_upload(const struct ctx *x, struct http *h);
+/* The token the caller uploads with (a Bearer secret of one, else the anonymous token when
+ * upload.anonymous), or NULL with a 401 + WWW-Authenticate sent. Valid while x lives. */
+const struct token *auth_require_upload(struct ctx *x, struct http *h);
 /* /metrics: server.metrics_token as a Bearer token (constant time); 404 when it is unset,
  * 401 when wrong. 1 allowed, else 0 with the reply sent. */
 int auth_require_metrics(const struct ctx *x, struct http *h);

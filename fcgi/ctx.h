@@ -9,6 +9,7 @@
 #include "config.h"
 #include "inflight.h"
 #include "metrics.h"
+#include "quota.h"
 #include "s3.h"
 #include "watchdog.h"
 
@@ -21,6 +22,7 @@ struct ctx {
     char thumbd[4096];                    /* sluice-thumbd, next to this binary */
     struct spool *spool;                  /* thumbnail jobs; NULL when thumbnails are off */
     struct slots *slots;
+    struct quota quota;                   /* the upload tokens and their limits */
     struct slots *lazy_slots;             /* thumbnails made on request at once, host-wide */
     struct metrics m;
     struct inflight inflight;

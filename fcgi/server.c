@@ -170,6 +170,11 @@ int main(int argc, char **argv)
                 ctx.cfg.upload.slot_dir);
         return 1;
     }
+    if (quota_open(&ctx.quota, &ctx.cfg)) {
+        fprintf(stderr, "sluice-fcgi: cannot create the token slot and reservation files in "
+                        "%s\n", ctx.cfg.upload.slot_dir);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (s3_global_init() || FCGX_Init()) {
         fprintf(stderr, "sluice-fcgi: cannot initialise libcurl / libfcgi\n");
@@ -254,6 +259,7 @@ int main(int argc, char **argv)
     watchdog_stop(&ctx.watchdog);
     slots_close(ctx.slots);
     slots_close(ctx.lazy_slots);
+    quota_close(&ctx.quota);
     spool_close(ctx.spool);
     s3_global_cleanup();
     config_free(&ctx.cfg);

@@ -30,7 +30,8 @@ wait_http() {
 
 # stack_write_conf DIR: sluice.conf for the S3 server in the environment (AWS_ENDPOINT_URL,
 # S3_BUCKET, credentials). Knobs: SLUICE_TOKEN SLUICE_SLOTS SLUICE_BUFFER_CAP SLUICE_PART_SIZE SLUICE_PARALLEL
-# SLUICE_IDLE SLUICE_MAX_SIZE SLUICE_THREADS SLUICE_STALL SLUICE_PREFIX SLUICE_PUBLIC_URL
+# SLUICE_IDLE SLUICE_MAX_SIZE SLUICE_THREADS SLUICE_STALL SLUICE_PREFIX SLUICE_PUBLIC_URL;
+# SLUICE_CONF_EXTRA: lines appended as they are (e.g. [token NAME] sections)
 stack_write_conf() {
     local d=$1
     mkdir -p "$d/slots"
@@ -71,6 +72,7 @@ max_age = ${SLUICE_JANITOR_AGE:-24h}
 enabled = ${SLUICE_THUMBS:-true}
 spool_dir = $d/spool
 max_pixels = ${SLUICE_MAX_PIXELS:-40000000}
+${SLUICE_CONF_EXTRA:-}
 CONF
 }
 

@@ -102,8 +102,9 @@ HANDLER(direct_create)
     char token[DROP_TOKEN_LEN + 1], expires[32];
     json_t *up_json = NULL;
     enum sl_err e;
-    int reserved = 0;
-    if (!auth_require_upload(x, h))
+    int reserved = 0, counted = 0;
+    const struct token *t = auth_require_upload(x, h);
+    if (!t)
         goto out;
     if (!http_body(h, &body))
         goto out;
@@ -118,7 +119,7 @@ HANDLER(direct_create)
                          "file with PUT /api/drops/{name}", NULL);
         goto out;
     }
-    if (r.size > x->cfg.upload.max_size || r.size > (5ull << 30)) {
+    if (r.size > t->max_size || r.size > (5ull << 30)) {
         http_reply_error(h, SL_ETOOBIG, NULL, NULL);   /* a single PUT/POST: at most 5 GiB */
         goto out;
     }
@@ -132,6 +133,8 @@ HANDLER(direct_create)
     d->created = now;
     d->size = r.size;
     memcpy(rv.upload_hash, up.hash, sizeof up.hash);
+    if (!(counted = quota_reserve(x, h, t, d->id, now + x->cfg.upload.reserve_ttl)))
+        goto out;
     /* the reservation carries what was declared: the complete step checks against it */
     if ((e = drop_reserve(c, x->cfg.s3.prefix, &rv)))
         goto fail;
@@ -149,12 +152,15 @@ HANDLER(direct_create)
                               reply_link(x, h, "/api/uploads/%s/complete", d->id), "upload",
                               up_json),
                     NULL);
+    counted = 0;   /* open until completed, cancelled or expired */
     goto out;
 fail:
     if (reserved)
         drop_unreserve(c, x->cfg.s3.prefix, d->id);   /* nothing can use it */
     http_reply_error(h, e, NULL, NULL);
 out:
+    if (counted)
+        quota_unreserve(x, t, d->id);
     json_decref(up_json);
     cap_clear(&up);
     OPENSSL_cleanse(token, sizeof token);
@@ -189,9 +195,10 @@ HANDLER(direct_complete)
     struct drop_meta d;
     char msg[256], sha[65];
     struct buf body = BUF_INIT(BODY_MAX);
-    int slot = -1;
+    int slot[2] = {-1, -1};
     enum sl_err e;
-    if (!auth_require_upload(x, h) || !owned_reservation(x, h, c, id, &rv))
+    const struct token *t = auth_require_upload(x, h);
+    if (!t || !owned_reservation(x, h, c, id, &rv))
         goto out;
     /* optional body: {"sha256": "<hex>"} to have the upload checked */
     if (!http_body(h, &body))
@@ -202,19 +209,19 @@ HANDLER(direct_complete)
     }
     /* a checksum means reading every byte through this thread: that takes an upload slot,
      * like a streamed upload, so such completes cannot hold every thread */
-    if (sha[0] && (e = slots_take(x->slots, &slot))) {
-        http_reply_error(h, e, NULL, "Retry-After: 2\r\n");
+    if (sha[0] && !quota_take_slots(x, h, t, slot))
         goto out;
-    }
     if ((e = drop_commit_direct(c, x->cfg.s3.prefix, x->spool, id, &rv, sha[0] ? sha : NULL, &d,
                                 msg, sizeof msg))) {
         http_reply_error(h, e, msg[0] ? msg : NULL, NULL);
         goto out;
     }
     METRIC_ADD(&x->m, uploads_committed, 1);
+    METRIC_ADD((struct token *)t, committed, 1);
+    quota_unreserve(x, t, id);
     reply_drop(x, h, &d, NULL);
 out:
-    slots_release(slot);
+    quota_release_slots(slot);
     buf_free(&body);
 }
 
@@ -223,11 +230,13 @@ HANDLER(direct_cancel)
     const char *id = m->arg[0];
     struct drop_resv rv;
     enum sl_err e;
-    if (!auth_require_upload(x, h) || !owned_reservation(x, h, c, id, &rv))
+    const struct token *t = auth_require_upload(x, h);
+    if (!t || !owned_reservation(x, h, c, id, &rv))
         return;
     /* a stream into it on this host stops and rolls back; then the bytes, the marker last */
     inflight_abort_id(&x->inflight, id, SL_ECONFLICT);
     if ((e = drop_discard(c, x->cfg.s3.prefix, id)))
         return http_reply_error(h, e, "could not remove everything yet; the janitor will", NULL);
+    quota_unreserve(x, t, id);
     http_reply(h, 204, NULL, NULL, NULL, 0);
 }

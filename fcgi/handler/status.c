@@ -23,6 +23,7 @@ HANDLER(status_metrics)
         return;
     struct buf b = BUF_INIT(1 << 20);
     metrics_render(&x->m, x->slots, &b);
+    quota_metrics(&x->quota, &b);
     http_reply(h, 200, "text/plain; version=0.0.4", NULL, buf_str(&b), b.len);
     buf_free(&b);
 }

@@ -58,7 +58,8 @@ struct upload {
     struct http *h;
     struct s3_client *c;
     enum up_state state;
-    int slot;                        /* -1: none held */
+    const struct token *t;           /* who uploads: its limits and counters */
+    int slot[2];                     /* the token's and the host's; -1: none held */
     struct queue *q;
     struct pipe *pipe;
     int marker_written;              /* reserved/<id> exists */
@@ -113,8 +114,7 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
 {
     if (n == 0)
         return SL_OK;
-    uint64_t max = u->x->cfg.upload.max_size;
-    if (max && u->received + n > max)
+    if (u->received + n > u->t->max_size)
         return SL_ETOOBIG;
     if (u->announced != PIPE_SIZE_UNKNOWN && u->received + n > u->announced)
         return SL_EUNPROCESSABLE;
@@ -126,6 +126,7 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
     }
     __atomic_store_n(&u->received, u->received + n, __ATOMIC_RELAXED);   /* read for progress */
     METRIC_ADD(&u->x->m, bytes_in, n);
+    METRIC_ADD((struct token *)u->t, bytes_in, n);
     return queue_push(u->q, p, n);
 }
 
@@ -298,10 +299,8 @@ static void run_upload(struct ctx *x, struct http *h, struct upload *u, int form
     const struct mp_callbacks cbs = {on_part_begin, on_part_data, on_part_end};
     enum sl_err e;
 
-    if ((e = slots_take(x->slots, &u->slot))) {
-        http_reply_error(h, e, NULL, "Retry-After: 2\r\n");
+    if (!quota_take_slots(x, h, u->t, u->slot))
         return;
-    }
     set_state(u, UP_SLOT_TAKEN);
     METRIC_ADD(&x->m, uploads_started, 1);
     if (!(u->sha = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL)) {
@@ -371,6 +370,9 @@ static void run_upload(struct ctx *x, struct http *h, struct upload *u, int form
         goto out;
     set_state(u, UP_COMMITTED);
     METRIC_ADD(&x->m, uploads_committed, 1);
+    METRIC_ADD((struct token *)u->t, committed, 1);
+    if (u->reserved)
+        quota_unreserve(x, u->t, u->meta.id);
     /* a thumbnail job, made later: the reply never waits for the thumbnail itself. If this
      * fails the drop is still fine; the first request for its thumbnail makes it. */
     if (x->spool && strcmp(u->meta.image, "none") != 0 &&
@@ -413,16 +415,15 @@ static void upload(struct ctx *x, struct http *h, struct s3_client *c, const cha
     u.x = x;
     u.h = h;
     u.c = c;
-    u.slot = -1;
+    u.slot[0] = u.slot[1] = -1;
     buf_init(&u.marker, 4096);
     buf_init(&u.bytes, 4096);
     buf_init(&u.record, 4096);
     buf_init(&u.scratch, 8192);
     struct buf dec = BUF_INIT(4096);
-    const struct upload_config *uc = &x->cfg.upload;
     uint64_t cl;
 
-    if (!auth_require_upload(x, h))
+    if (!(u.t = auth_require_upload(x, h)))
         goto out;
     if (content_length(h, &cl)) {
         http_reply_error(h, SL_EBADREQ, "bad Content-Length", NULL);
@@ -435,13 +436,13 @@ static void upload(struct ctx *x, struct http *h, struct s3_client *c, const cha
                              NULL);
             goto out;
         }
-        if (uc->max_size && cl != PIPE_SIZE_UNKNOWN && cl > uc->max_size + FORM_OVERHEAD) {
+        if (cl != PIPE_SIZE_UNKNOWN && cl > u.t->max_size + FORM_OVERHEAD) {
             http_reply_error(h, SL_ETOOBIG, NULL, NULL);
             goto out;
         }
         u.announced = PIPE_SIZE_UNKNOWN;   /* the file's size is known only at its end */
     } else {
-        if (uc->max_size && cl != PIPE_SIZE_UNKNOWN && cl > uc->max_size) {
+        if (cl != PIPE_SIZE_UNKNOWN && cl > u.t->max_size) {
             http_reply_error(h, SL_ETOOBIG, NULL, NULL);   /* before reading a byte */
             goto out;
         }
@@ -458,7 +459,7 @@ static void upload(struct ctx *x, struct http *h, struct s3_client *c, const cha
     }
     run_upload(x, h, &u, form);
 out:
-    slots_release(u.slot);
+    quota_release_slots(u.slot);
     pipe_free(u.pipe);
     inflight_remove(&x->inflight, &u.track);
     queue_free(u.q);
@@ -482,7 +483,9 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
     struct cap up = {0};
     char token[DROP_TOKEN_LEN + 1];
     enum sl_err e;
-    if (!auth_require_upload(x, h))
+    int counted = 0;
+    const struct token *t = auth_require_upload(x, h);
+    if (!t)
         goto out;
     if (!http_body_pool(h, &body, unbuffered))
         goto out;
@@ -500,6 +503,12 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
     m->created = time(NULL);
     m->size = rb.size;
     memcpy(rv.upload_hash, up.hash, sizeof up.hash);
+    if (rb.size > t->max_size) {
+        http_reply_error(h, SL_ETOOBIG, NULL, NULL);
+        goto out;
+    }
+    if (!(counted = quota_reserve(x, h, t, m->id, m->created + x->cfg.upload.reserve_ttl)))
+        goto out;
     if ((e = drop_reserve(c, x->cfg.s3.prefix, &rv)) ||
         (e = http_base_url(h, x->cfg.upload.public_url, &url)) ||
         (e = buf_puts(&url, "/api/drops/")) || (e = drop_pct_encode(&url, m->name)) ||
@@ -507,6 +516,7 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }
+    counted = 0;   /* open until its PUT commits, or it expires */
     /* the upload token goes with every PUT into it (X-Upload-Token); the link is public */
     http_reply_json(h, 201,
                     json_pack("{s:s,s:o,s:s,s:s,s:o}", "id", m->id, "url",
@@ -515,6 +525,8 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
                               http_json_str(buf_str(&url))),
                     NULL);
 out:
+    if (counted)
+        quota_unreserve(x, t, m->id);
     buf_free(&body);
     buf_free(&url);
     cap_clear(&up);

@@ -39,11 +39,11 @@ static enum sl_err reserve(struct ctx *x, struct http *h, struct s3_client *c,
 {
     enum sl_err e;
     struct drop_meta *d = &rv->m;
-    memset(rv, 0, sizeof *rv);
     strcpy(rv->kind, "direct");
     rv->any_size = 1;
     rv->autocommit = autocommit;
-    if ((e = drop_new_id(d->id)) || (e = drop_new_token(token)) || (e = cap_new(up)))
+    /* reserve_counted made the id */
+    if ((e = drop_new_token(token)) || (e = cap_new(up)))
         return e;
     drop_sanitize_name(name, strlen(name), d->name);
     drop_content_type(type, d->name, d->content_type);
@@ -52,6 +52,33 @@ static enum sl_err reserve(struct ctx *x, struct http *h, struct s3_client *c,
     memcpy(rv->upload_hash, up->hash, sizeof up->hash);
     auth_client_hash(h, rv->client);
     return drop_reserve(c, x->cfg.s3.prefix, rv);
+}
+
+/* reserve(), counted against t until expires (quota.h); 1, or 0 with the reply sent */
+static int reserve_counted(struct ctx *x, struct http *h, struct s3_client *c,
+                           const struct token *t, time_t expires, const char *name,
+                           const char *type, struct drop_resv *rv,
+                           char token[DROP_TOKEN_LEN + 1], struct cap *up, int autocommit)
+{
+    enum sl_err e;
+    /* the id is made first so that the count refuses before S3 is reached */
+    memset(rv, 0, sizeof *rv);
+    if ((e = drop_new_id(rv->m.id))) {
+        http_reply_error(h, e, NULL, NULL);
+        return 0;
+    }
+    char id[DROP_ID_LEN + 1];
+    memcpy(id, rv->m.id, sizeof id);
+    if ((e = quota_try_reserve(x, t, id, expires))) {
+        quota_refuse(h, t, e);
+        return 0;
+    }
+    if ((e = reserve(x, h, c, name, type, rv, token, up, autocommit))) {
+        quota_unreserve(x, t, id);
+        http_reply_error(h, e, NULL, NULL);
+        return 0;
+    }
+    return 1;
 }
 
 /* sluice's id and share link (and the delete token, when new) in every answer */
@@ -85,20 +112,22 @@ HANDLER(uppy_params)
     long ttl = x->cfg.upload.direct_expires;
     int reserved = 0;
     enum sl_err e;
-    if (!auth_require_upload(x, h))
+    const struct token *t = auth_require_upload(x, h);
+    if (!t)
         goto out;
     drop_query_get(h->query, "filename", &name);
     drop_query_get(h->query, "type", &type);
-    if ((e = reserve(x, h, c, name.len ? buf_str(&name) : "file", buf_str(&type), &rv, token,
-                     &up, 1)))
-        goto fail;
+    /* open while its POST may still come: nothing can write into it afterwards */
+    if (!reserve_counted(x, h, c, t, time(NULL) + ttl, name.len ? buf_str(&name) : "file",
+                         buf_str(&type), &rv, token, &up, 1))
+        goto out;
     reserved = 1;
     if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d->id)))
         goto fail;
     if ((e = buf_puts(&cd, STORED_DISPOSITION)))
         goto fail;
     struct s3_post_opts po = {.key = buf_str(&key), .min_size = 1,
-                              .max_size = x->cfg.upload.max_size,
+                              .max_size = t->max_size,
                               .content_type = d->content_type, .success_status = 201,
                               .expires = ttl, .acl = "bucket-owner-full-control",
                               .content_disposition = buf_str(&cd)};
@@ -114,8 +143,10 @@ HANDLER(uppy_params)
     http_reply_json(h, 200, j, NULL);
     goto out;
 fail:
-    if (reserved)
+    if (reserved) {
         drop_unreserve(c, x->cfg.s3.prefix, d->id);
+        quota_unreserve(x, t, d->id);
+    }
     http_reply_error(h, e, NULL, NULL);
 out:
     cap_clear(&up);
@@ -139,7 +170,8 @@ HANDLER(uppy_create)
     struct buf opaque = BUF_INIT(4096);
     int reserved = 0;
     enum sl_err e;
-    if (!auth_require_upload(x, h))
+    const struct token *t = auth_require_upload(x, h);
+    if (!t)
         goto out;
     if (!http_body(h, &body))
         goto out;
@@ -147,8 +179,9 @@ HANDLER(uppy_create)
         e = SL_EBADREQ;
         goto fail;
     }
-    if ((e = reserve(x, h, c, b.name, b.type, &rv, token, &up, 0)))
-        goto fail;
+    if (!reserve_counted(x, h, c, t, time(NULL) + x->cfg.upload.reserve_ttl, b.name, b.type,
+                         &rv, token, &up, 0))
+        goto out;
     reserved = 1;
     struct s3_put_opts po = {.content_type = d->content_type};
     if ((e = drop_key(&key, x->cfg.s3.prefix, "drops", d->id)) ||
@@ -165,8 +198,10 @@ HANDLER(uppy_create)
 fail:
     if (upload_id)   /* undo: nothing can use it */
         s3_mpu_abort(c, buf_str(&key), upload_id, &r);
-    if (reserved)
+    if (reserved) {
         drop_unreserve(c, x->cfg.s3.prefix, d->id);
+        quota_unreserve(x, t, d->id);
+    }
     http_reply_error(h, e, NULL, NULL);
 out:
     cap_clear(&up);
@@ -180,6 +215,7 @@ out:
 /* what every call on a started multipart upload carries: its upload id (the path) and key
  * (the query), the key ours, reserved, and reserved by this caller */
 struct mpu {
+    const struct token *t;
     struct drop_resv rv;
     char upload_id[512];
     char id[DROP_ID_LEN + 1];
@@ -195,7 +231,7 @@ static int mpu_open(struct ctx *x, struct http *h, struct s3_client *c,
     char who[65], token[CAP_LEN + 1];
     int ok = 0;
     buf_init(&u->key, 4096);
-    if (!auth_require_upload(x, h))
+    if (!(u->t = auth_require_upload(x, h)))
         goto out;
     /* "<upload token>.<S3's upload id>" */
     const char *enc = m->arg[0];
@@ -276,6 +312,7 @@ HANDLER(uppy_abort)
         goto out;
     enum sl_err e = s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
     drop_unreserve(c, x->cfg.s3.prefix, u.id);
+    quota_unreserve(x, u.t, u.id);
     if (e && e != SL_ES3_NOTFOUND)
         http_reply_error(h, e, NULL, NULL);
     else
@@ -344,6 +381,8 @@ HANDLER(uppy_complete)
                                 sizeof msg)))
         goto fail;
     METRIC_ADD(&x->m, uploads_committed, 1);
+    METRIC_ADD((struct token *)u.t, committed, 1);
+    quota_unreserve(x, u.t, u.id);
     json_t *j = json_pack("{s:o,s:o,s:o}", "location", reply_link(x, h, "/d/%s", u.id), "key",
                           http_json_str(buf_str(&u.key)), "bucket",
                           http_json_str(x->cfg.s3.bucket));

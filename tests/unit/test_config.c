@@ -174,7 +174,17 @@ static void test_validate(void **state)
     }
     static const struct { const char *text, *why; } up[] = {
         {"[upload]\nslot_dir=/x\n",
-         "uploads need a token: add 'token = ...' to [upload] or set 'anonymous = true'"},
+         "uploads need a token: add 'token = ...' to [upload], a [token NAME] section, or set "
+         "'anonymous = true'"},
+        {"[upload]\nslot_dir=/x\n[token a]\nmax_size=1M\n", "[token a]: no secret"},
+        {"[upload]\nslot_dir=/x\nmax_size=1M\n[token a]\nsecret=s\nmax_size=2M\n",
+         "[token a]: max_size is above upload.max_size"},
+        {"[upload]\nslot_dir=/x\nslots=2\n[token a]\nsecret=s\nslots=3\n",
+         "[token a]: slots (3) is above upload.slots (2)"},
+        {"[upload]\nslot_dir=/x\ntoken=s\n[token a]\nsecret=s\n",
+         "[token a]: a secret is also another token's"},
+        {"[upload]\nslot_dir=/x\n[token a]\nsecret=s\n[token b]\nsecret=t, s\n",
+         "[token a]: a secret is also another token's"},
         {"[upload]\nanonymous=yes\nslot_dir=/x\nmax_size=0\n",
          "upload.max_size must be at least 1 byte"},
         {"[upload]\nanonymous=yes\nslot_dir=/x\nslots=16\n[server]\nthreads=16\n",
@@ -192,6 +202,55 @@ static void test_validate(void **state)
         config_free(&c);
         buf_free(&why);
     }
+}
+
+/* [token NAME] sections: their own secrets and limits; 0 means "the [upload] default" */
+static void test_named_tokens(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "[upload]\nslot_dir=/x\ntoken=legacy\nslots=4\nreservations=50\n"
+        "token_reservations=7\n"
+        "[token alice]\nsecret = s-alice-1\nsecret = s-alice-2\nmax_size = 1M\nslots = 1\n"
+        "reservations = 3\n"
+        "[ token bob ]\nsecret = s-bob\n";
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(1024);
+    assert_int_equal(config_parse(&c, "t", text, &why), SL_OK);
+    assert_int_equal(config_validate_upload(&c, &why), SL_OK);
+    assert_int_equal(c.ntokens, 2);
+    assert_string_equal(c.tokens[0].name, "alice");
+    assert_string_equal(c.tokens[0].secrets[0], "s-alice-1");
+    assert_string_equal(c.tokens[0].secrets[1], "s-alice-2");
+    assert_null(c.tokens[0].secrets[2]);
+    assert_int_equal(c.tokens[0].max_size, 1 << 20);
+    assert_int_equal(c.tokens[0].slots, 1);
+    assert_int_equal(c.tokens[0].reservations, 3);
+    assert_string_equal(c.tokens[1].name, "bob");
+    assert_int_equal(c.tokens[1].max_size, 0);
+    assert_int_equal(c.tokens[1].slots, 0);
+    assert_int_equal(c.upload.reservations, 50);
+    assert_int_equal(c.upload.token_reservations, 7);
+    assert_string_equal(c.upload.tokens[0], "legacy");
+    config_free(&c);
+    static const struct bad bad[] = {
+        {"[token]\n", "t:1: unknown section [token]"},
+        {"[token a.b]\n", "t:1: [token]: a name is 1 to 32 of A-Z a-z 0-9 _ -"},
+        {"[token default]\n", "t:1: [token]: 'default' and 'anonymous' are the names of "
+                               "[upload]'s tokens"},
+        {"[token a]\n[token a]\n", "t:2: [token]: a second section of the same name"},
+        {"[token a]\ntoken = x\n", "t:2: unknown key 'token' in [token]"},
+        {"[token a]\nslots = 0\n", "t:2: token.slots: out of range (got '0')"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        config_defaults(&c);
+        buf_reset(&why);
+        assert_int_equal(config_parse(&c, "t", bad[i].text, &why), SL_ECONFIG);
+        assert_string_equal(buf_str(&why), bad[i].why);
+        config_free(&c);
+    }
+    buf_free(&why);
 }
 
 static void test_load_missing_file(void **state)
@@ -247,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_env_fills_gaps_file_wins),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_named_tokens),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_units),
     };

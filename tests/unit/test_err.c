@@ -56,6 +56,7 @@ static void test_stable_strings(void **state)
         {SL_ETOOBIG, "too_large", 413},
         {SL_EUNPROCESSABLE, "unprocessable", 422},
         {SL_ECLIENT_GONE, "client_gone", 400},
+        {SL_ELIMIT, "over_limit", 429},
         {SL_EBUSY, "busy", 503},
         {SL_ESHUTDOWN, "shutting_down", 503},
         {SL_ES3_RETRY, "storage_unavailable", 503},
