@@ -64,6 +64,7 @@ static const struct key keys[] = {
     {"upload", "token_reservations", K_INT, O(upload.token_reservations), 1, 1000000},
     {"server", "threads", K_INT, O(server.threads), 1, 1024},
     {"server", "socket", K_STR, O(server.socket), 0, 0},
+    {"server", "workers", K_INT, O(server.workers), 0, 256},
     {"server", "drain_timeout", K_DURATION, O(server.drain_timeout), 0, 3600},
     {"server", "janitor_on_start", K_BOOL, O(server.janitor_on_start), 0, 0},
     {"server", "metrics_token", K_STR, O(server.metrics_token), 0, 0},

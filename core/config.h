@@ -57,6 +57,8 @@ struct token_config {
 
 struct server_config {
     int threads;                /* request threads per worker process */
+    int workers;                /* > 0: a master keeps the socket and runs this many worker
+                                 * processes (fcgi/master.h); 0: this process serves */
     char *socket;               /* listen here when not started by spawn-fcgi; NULL: fd 0 */
     long drain_timeout;         /* seconds SIGTERM waits for uploads before rolling them back */
     int janitor_on_start;       /* run the janitor when a worker starts */

@@ -1,7 +1,14 @@
 /* sluice-fcgi: the FastCGI worker. libfcgi is wrapped once here: N threads, each with its
  * own FCGX_Request and S3 client, FCGX_Accept_r under one mutex, every request ending in
  * FCGX_Finish_r. SIGTERM drains: stop accepting, let uploads in flight finish (rolling back
- * what is still running after server.drain_timeout), exit. */
+ * what is still running after server.drain_timeout), exit.
+ *
+ * The listening socket is shared with every sibling process (spawn-fcgi -F N, the master of
+ * fcgi/master.c, systemd): draining must not touch it (a shutdown() would stop the whole
+ * pool). The thread waiting to accept polls the socket and an eventfd the drain writes;
+ * should a sibling take the connection poll announced, it is blocked in accept() and is
+ * woken by SIGUSR1 (no SA_RESTART, FCGI_FAIL_ACCEPT_ON_INTR) — only while the kernel says it
+ * sits in that system call, so that no request's read is ever interrupted. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -9,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +28,7 @@
 #include "ctx.h"
 #include "http.h"
 #include "janitor.h"
+#include "master.h"
 #include "router.h"
 #include "s3.h"
 #include "slots.h"
@@ -38,6 +49,86 @@ static void signer(const struct s3_config *base, char *ak, char *sk, struct s3_c
 }
 static int listen_fd;
 static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+static int wake_fd = -1;                /* readable once the drain begins */
+/* the thread inside FCGX_Accept_r, for the drain's SIGUSR1; under wake_mu */
+static pthread_mutex_t wake_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t accepting;
+static pid_t accepting_tid;
+static int in_accept;
+
+static void on_usr1(int sig)
+{
+    (void)sig;   /* only to interrupt accept() */
+}
+
+/* 1 when the listening socket has a connection for us to take, 0 when the drain began */
+static int wait_listen(void)
+{
+    struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
+    for (;;) {
+        if (atomic_load(&ctx.stopping))
+            return 0;
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || p[1].revents)
+            return 0;
+        if (p[0].revents & POLLIN)
+            return 1;
+        if (p[0].revents)   /* POLLERR / POLLHUP: the socket is gone */
+            return 0;
+    }
+}
+
+/* under accept_mu: the next request, or -1 once draining */
+static int accept_one(FCGX_Request *req)
+{
+    if (!wait_listen())
+        return -1;
+    pthread_mutex_lock(&wake_mu);
+    if (atomic_load(&ctx.stopping)) {
+        pthread_mutex_unlock(&wake_mu);
+        return -1;
+    }
+    accepting = pthread_self();
+    accepting_tid = (pid_t)syscall(SYS_gettid);
+    in_accept = 1;
+    pthread_mutex_unlock(&wake_mu);
+    /* a sibling may have taken the connection: then this blocks until the next one */
+    int rc = FCGX_Accept_r(req);
+    pthread_mutex_lock(&wake_mu);
+    in_accept = 0;
+    pthread_mutex_unlock(&wake_mu);
+    return rc;
+}
+
+/* 1 if thread tid of this process is blocked in accept() right now (/proc's syscall file:
+ * the number of the call it sleeps in) */
+static int blocked_in_accept(pid_t tid)
+{
+    char path[64], line[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long nr = -1;
+    if (fgets(line, sizeof line, f))
+        nr = strtol(line, NULL, 10);   /* "running" reads as 0, never an accept */
+    fclose(f);
+    return nr == SYS_accept || nr == SYS_accept4;
+}
+
+/* the drain: wake whoever waits to accept */
+static void wake_acceptor(void)
+{
+    uint64_t one = 1;
+    ssize_t w = write(wake_fd, &one, sizeof one);
+    (void)w;   /* the counter only ever needs to be non-zero */
+    pthread_mutex_lock(&wake_mu);
+    if (in_accept && blocked_in_accept(accepting_tid))
+        pthread_kill(accepting, SIGUSR1);
+    pthread_mutex_unlock(&wake_mu);
+}
 
 static void *worker(void *arg)
 {
@@ -49,10 +140,10 @@ static void *worker(void *arg)
         return NULL;
     }
     FCGX_Request req;
-    FCGX_InitRequest(&req, listen_fd, 0);
+    FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
     for (;;) {
         pthread_mutex_lock(&accept_mu);
-        int rc = atomic_load(&ctx.stopping) ? -1 : FCGX_Accept_r(&req);
+        int rc = accept_one(&req);
         pthread_mutex_unlock(&accept_mu);
         if (rc < 0)
             break;
@@ -93,19 +184,46 @@ static void janitor_at_start(void)
 }
 
 static const char usage[] =
-    "usage: sluice-fcgi [-c CONFIG] [-s SOCKET] [-t THREADS]\n"
+    "usage: sluice-fcgi [-c CONFIG] [-s SOCKET] [-t THREADS] [-w WORKERS] [-l LOGFILE]\n"
     "  -c CONFIG   sluice.conf (default $SLUICE_CONFIG, else /etc/sluice/sluice.conf)\n"
     "  -s SOCKET   listen on a unix socket path or [host]:port; without it, fd 0 (spawn-fcgi)\n"
     "  -t THREADS  request threads (default: server.threads)\n"
+    "  -w WORKERS  a master keeping the socket, running WORKERS processes; SIGHUP replaces\n"
+    "              them (new binary, new config) without dropping a request (server.workers)\n"
     "  -l LOGFILE  append log lines here instead of stderr (spawn-fcgi sends stderr to /dev/null)\n";
+
+/* -w: the socket on fd 0 (made here for -s), then the master's loop */
+static int serve_as_master(const char *sock, const struct master_opts *o)
+{
+    config_free(&ctx.cfg);   /* each worker reads the file itself, at its start */
+    if (FCGX_Init()) {
+        fprintf(stderr, "sluice-fcgi: cannot initialise libfcgi\n");
+        return 1;
+    }
+    if (sock) {
+        int fd = FCGX_OpenSocket(sock, 128);
+        if (fd < 0 || (fd != 0 && dup2(fd, 0) != 0)) {
+            fprintf(stderr, "sluice-fcgi: cannot listen on %s: %s\n", sock, strerror(errno));
+            return 1;
+        }
+        if (fd != 0)
+            close(fd);
+    } else if (FCGX_IsCGI()) {
+        fprintf(stderr, "sluice-fcgi: fd 0 is not a socket: run under spawn-fcgi or pass -s\n");
+        return 1;
+    }
+    return master_run(o);
+}
 
 int main(int argc, char **argv)
 {
-    const char *cfgpath = NULL, *sock = NULL;
-    int threads = 0, ch;
-    while ((ch = getopt(argc, argv, "c:s:t:l:h")) != -1) {
+    const char *cfgpath = NULL, *sock = NULL, *logpath = NULL;
+    int threads = 0, workers = -1, ch;
+    while ((ch = getopt(argc, argv, "c:s:t:l:w:h")) != -1) {
         switch (ch) {
+        case 'w': workers = atoi(optarg); break;
         case 'l':
+            logpath = optarg;
             if (sl_log_to(optarg)) {
                 perror(optarg);
                 return 1;
@@ -132,6 +250,12 @@ int main(int argc, char **argv)
         ctx.cfg.server.threads = threads;   /* the flag wins over the file */
     buf_free(&why);
     ctx.cfgpath = cfgpath;
+    if (workers < 0)
+        workers = ctx.cfg.server.workers;
+    if (workers > 0 && !getenv("SLUICE_MASTER"))
+        return serve_as_master(sock ? sock : ctx.cfg.server.socket,
+                               &(struct master_opts){.workers = workers, .cfgpath = cfgpath,
+                                                     .logpath = logpath, .threads = threads});
     signer(&ctx.cfg.s3, ctx.cfg.s3.signer_access_key_id, ctx.cfg.s3.signer_secret_access_key,
            &ctx.put_signer);
     signer(&ctx.cfg.s3, ctx.cfg.s3.part_signer_access_key_id,
@@ -201,6 +325,12 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct sigaction sa = {.sa_handler = on_usr1};   /* no SA_RESTART: accept() returns */
+    sigemptyset(&sa.sa_mask);
+    if ((wake_fd = eventfd(0, EFD_CLOEXEC)) < 0 || sigaction(SIGUSR1, &sa, NULL) != 0) {
+        fprintf(stderr, "sluice-fcgi: cannot set up the drain's wake-up: %s\n", strerror(errno));
+        return 1;
+    }
     int n = ctx.cfg.server.threads;
     /* threads for pages and health stay free: uploads hold at most upload.slots of them (a
      * slot each), each of the two small-body pools a quarter of what is left, each read under
@@ -229,17 +359,21 @@ int main(int argc, char **argv)
         return 1;
     fprintf(stderr, "sluice-fcgi: pid %d serving with %d threads, %d upload slots\n", getpid(), n,
             ctx.cfg.upload.slots);
+    master_worker_ready();
     int sig;
     sigwait(&set, &sig);
     fprintf(stderr, "sluice-fcgi: %s: draining\n", strsignal(sig));
     atomic_store(&ctx.stopping, 1);
-    shutdown(listen_fd, SHUT_RDWR);   /* wakes the threads blocked in accept() */
+    wake_acceptor();   /* the socket stays as it is: it is the siblings' too */
     /* uploads in flight may finish until drain_timeout (or a second signal); then what is
      * still running is rolled back, each upload answering 503 */
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += ctx.cfg.server.drain_timeout;
     while (__atomic_load_n(&running_threads, __ATOMIC_SEQ_CST) > 0) {
+        /* a thread that entered accept() after the first wake (a sibling took what poll
+         * announced) is still there: signal it, only while it is there */
+        wake_acceptor();
         struct timespec tick = {0, 50 * 1000000};
         if (sigtimedwait(&set, NULL, &tick) > 0) {
             fprintf(stderr, "sluice-fcgi: second signal: rolling back uploads in flight\n");
