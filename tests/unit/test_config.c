@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "tmpdir.h"
 
 static void test_full_file(void **state)
 {
@@ -100,6 +101,110 @@ static void test_bad_files(void **state)
         config_free(&c);
         buf_free(&why);
     }
+}
+
+/* '#' and ';' after whitespace end a value, for every kind of key; inside quotes and glued to
+ * a value they are data */
+static void test_inline_comments(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "[s3]   # the S3 side\n"
+        "endpoint = http://127.0.0.1:7480   # omit for AWS\n"
+        "bucket = drops;x ; the ';' glued to the value is part of it\n"
+        "prefix = sluice/   # sluice only ever touches keys under this prefix\n"
+        "addressing = path   # or virtual\n"
+        "verify_tls = false\t; tab before the comment\n"
+        "access_key_id = \"AK # not a comment\"   # but this is\n"
+        "secret_access_key = 'se;cret'\n"
+        "session_token = a#b\n"
+        "max_retries = 3 # retries\n"
+        "[upload]\n"
+        "token = t1, t2   # two tokens\n"
+        "token = \"t3\" ; quoted, then a comment\n"
+        "part_size = 5M # parts\n"
+        "slot_dir =   # empty: the comment is not the value\n";
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(1024);
+    assert_int_equal(config_parse(&c, "t.conf", text, &why), SL_OK);
+    assert_string_equal(c.s3.endpoint, "http://127.0.0.1:7480");
+    assert_string_equal(c.s3.bucket, "drops;x");
+    assert_string_equal(c.s3.prefix, "sluice/");
+    assert_int_equal(c.s3.path_style, 1);
+    assert_int_equal(c.s3.verify_tls, 0);
+    assert_string_equal(c.s3.access_key_id, "AK # not a comment");
+    assert_string_equal(c.s3.secret_access_key, "se;cret");
+    assert_string_equal(c.s3.session_token, "a#b");
+    assert_int_equal(c.s3.max_retries, 3);
+    assert_string_equal(c.upload.tokens[0], "t1");
+    assert_string_equal(c.upload.tokens[1], "t2");
+    assert_string_equal(c.upload.tokens[2], "t3");
+    assert_null(c.upload.tokens[3]);
+    assert_int_equal(c.upload.part_size, 5u << 20);
+    assert_string_equal(c.upload.slot_dir, "");
+    config_free(&c);
+    buf_free(&why);
+
+    static const struct bad t[] = {
+        {"[s3]\nprefix = \"sluice/   # no closing quote\n",
+         "t.conf:2: s3.prefix: unterminated quoted value"},
+        {"[s3]\nprefix = \"a\" b\n", "t.conf:2: s3.prefix: text after the quoted value"},
+        {"[s3]\naddressing = virtual # fine\nmax_retries = 3 4 # not fine\n",
+         "t.conf:3: s3.max_retries: expected a whole number (got '3 4')"},
+        {"[s3] junk\n", "t.conf:1: malformed section header"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        config_defaults(&c);
+        assert_int_equal(config_parse(&c, "t.conf", t[i].text, &why), SL_ECONFIG);
+        assert_string_equal(buf_str(&why), t[i].why);
+        config_free(&c);
+        buf_reset(&why);
+    }
+    buf_free(&why);
+}
+
+/* the file as bytes: a NUL or another control byte anywhere is an error naming its line (a C
+ * string would stop at the NUL and silently drop the rest of the file) */
+static void test_control_bytes(void **state)
+{
+    (void)state;
+    static const struct { const char *text; size_t len; const char *why; } t[] = {
+#define T(s, w) {s, sizeof s - 1, w}
+        T("[s3]\nbucket = b\0\n[nope]\n", "NUL byte in line"),
+        T("[s3]\nbucket = b\n\0", "NUL byte in line"),
+        T("[s3]\nbucket = b\x01" "c\n", "control byte 0x01 in line"),
+        T("[s3]\nbucket = b\rregion = r\n", "control byte 0x0d in line"),
+        T("[s3]\nbucket = b\x1b[0m\n", "control byte 0x1b in line"),
+        T("[s3]\nbucket = b\x7f\n", "control byte 0x7f in line"),
+#undef T
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char path[128], want[160];
+        snprintf(path, sizeof path, "%s/ctl.conf", dir);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(t[i].text, 1, t[i].len, f), t[i].len);
+        fclose(f);
+        struct sluice_config c;
+        config_defaults(&c);
+        struct buf why = BUF_INIT(1024);
+        assert_int_equal(config_load(&c, path, &why), SL_ECONFIG);
+        snprintf(want, sizeof want, "%s:%d: %s", path, i == 1 ? 3 : 2, t[i].why);
+        assert_string_equal(buf_str(&why), want);
+        config_free(&c);
+        buf_free(&why);
+    }
+    /* tab, CR LF line ends and UTF-8 are fine */
+    static const char ok[] = "[s3]\r\nbucket =\tb\r\nprefix = caf\xc3\xa9/\r\n";
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(1024);
+    assert_int_equal(config_parse(&c, "t.conf", ok, &why), SL_OK);
+    assert_string_equal(c.s3.bucket, "b");
+    assert_string_equal(c.s3.prefix, "caf\xc3\xa9/");
+    config_free(&c);
+    buf_free(&why);
 }
 
 static void test_long_line(void **state)
@@ -244,6 +349,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_inline_comments),
+        cmocka_unit_test_setup_teardown(test_control_bytes, setup, teardown),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_env_fills_gaps_file_wins),
         cmocka_unit_test(test_validate),
