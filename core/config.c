@@ -596,16 +596,54 @@ out:
     return e;
 }
 
-enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why)
+/* a command-line setting, through the same table and checks as a line of the file */
+static enum sl_err apply_override(struct sluice_config *c, const struct config_override *o,
+                                  struct buf *why)
+{
+    const char *dot = strchr(o->key, '.');
+    const struct key *key = NULL;
+    char section[64];
+    if (dot && (size_t)(dot - o->key) < sizeof section) {
+        snprintf(section, sizeof section, "%.*s", (int)(dot - o->key), o->key);
+        key = find_key(section, dot + 1);
+    }
+    if (!key) {
+        buf_printf(why, "%s: unknown setting '%.64s'", o->from, o->key);
+        return SL_ECONFIG;
+    }
+    const char *problem = "bad value";
+    enum sl_err e = set_value(c, key, o->value, &problem);
+    if (e == SL_ENOMEM)
+        return e;
+    if (e) {
+        buf_printf(why, "%s: %s: %s (got '%.64s')", o->from, o->key, problem, o->value);
+        return SL_ECONFIG;
+    }
+    return SL_OK;
+}
+
+enum sl_err config_load_with(struct sluice_config *c, const char *path,
+                             const struct config_override *ov, size_t nov, struct buf *why)
 {
     enum sl_err e;
     if (path && (e = load_file(c, path, why)))
         return e;
     if ((e = config_from_env(c, why)))
         return e;
-    if (!c->s3.region && !(c->s3.region = strdup("us-east-1")))
+    for (size_t i = 0; i < nov; i++)
+        if ((e = apply_override(c, &ov[i], why)))
+            return e;
+    /* an S3-compatible server mostly ignores the region (RGW's default is us-east-1); AWS,
+     * reached when no endpoint is set, must be told, or it refuses every signature made for
+     * another region: so no default there, and config_validate says what is missing */
+    if (c->s3.endpoint && !c->s3.region && !(c->s3.region = strdup("us-east-1")))
         return SL_ENOMEM;
     if (!c->s3.prefix && !(c->s3.prefix = strdup("sluice/")))
         return SL_ENOMEM;
     return config_validate(c, why);
+}
+
+enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why)
+{
+    return config_load_with(c, path, NULL, 0, why);
 }

@@ -101,8 +101,8 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-    const char *cfgpath = NULL, *sock = NULL;
-    int threads = 0, ch;
+    const char *cfgpath = NULL, *sock = NULL, *threads = NULL;
+    int ch;
     while ((ch = getopt(argc, argv, "c:s:t:l:h")) != -1) {
         switch (ch) {
         case 'l':
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
             break;
         case 'c': cfgpath = optarg; break;
         case 's': sock = optarg; break;
-        case 't': threads = atoi(optarg); break;
+        case 't': threads = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -121,15 +121,20 @@ int main(int argc, char **argv)
     cfgpath = config_path(cfgpath);
     ctx.trace = getenv("SLUICE_TRACE") != NULL;
     config_defaults(&ctx.cfg);
+    /* -t and -s are settings like any in the file: checked the same way and applied before
+     * the validation, so that -t cannot take server.threads down to upload.slots */
+    struct config_override ov[2];
+    size_t nov = 0;
+    if (threads)
+        ov[nov++] = (struct config_override){"-t", "server.threads", threads};
+    if (sock)
+        ov[nov++] = (struct config_override){"-s", "server.socket", sock};
     struct buf why = BUF_INIT(4096);
-    if (threads > 0)
-        ctx.cfg.server.threads = threads;
-    if (config_load(&ctx.cfg, cfgpath, &why) || config_validate_upload(&ctx.cfg, &why)) {
+    if (config_load_with(&ctx.cfg, cfgpath, ov, nov, &why) ||
+        config_validate_upload(&ctx.cfg, &why)) {
         fprintf(stderr, "sluice-fcgi: %s\n", buf_str(&why));
         return 1;
     }
-    if (threads > 0)
-        ctx.cfg.server.threads = threads;   /* the flag wins over the file */
     buf_free(&why);
     ctx.cfgpath = cfgpath;
     signer(&ctx.cfg.s3, ctx.cfg.s3.signer_access_key_id, ctx.cfg.s3.signer_secret_access_key,
@@ -175,8 +180,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-fcgi: cannot initialise libcurl / libfcgi\n");
         return 1;
     }
-    if (!sock)
-        sock = ctx.cfg.server.socket;
+    sock = ctx.cfg.server.socket;
     if (sock) {
         listen_fd = FCGX_OpenSocket(sock, 128);
         if (listen_fd < 0) {

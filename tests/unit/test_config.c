@@ -312,6 +312,106 @@ static void test_load_missing_file(void **state)
     buf_free(&why);
 }
 
+/* path of a file in the test's folder holding text */
+static const char *write_conf(const char *name, const char *text)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    fclose(f);
+    return path;
+}
+
+static void clear_s3_env(void)
+{
+    static const char *const vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+                                       "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "S3_BUCKET"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+}
+
+/* AWS (no endpoint) needs its region; an S3-compatible endpoint gets us-east-1 by default */
+static void test_load_region(void **state)
+{
+    (void)state;
+    clear_s3_env();
+    struct sluice_config c;
+    struct buf why = BUF_INIT(1024);
+    config_defaults(&c);
+    const char *p = write_conf("aws.conf", "[s3]\nbucket = b\naccess_key_id = a\n"
+                                           "secret_access_key = s\n");
+    assert_int_equal(config_load(&c, p, &why), SL_ECONFIG);
+    assert_string_equal(buf_str(&why), "no endpoint and no region: set one in [s3] or AWS_REGION");
+    config_free(&c);
+    buf_reset(&why);
+
+    setenv("AWS_REGION", "eu-west-3", 1);
+    config_defaults(&c);
+    assert_int_equal(config_load(&c, p, &why), SL_OK);
+    assert_string_equal(c.s3.region, "eu-west-3");
+    assert_null(c.s3.endpoint);
+    config_free(&c);
+    unsetenv("AWS_REGION");
+
+    config_defaults(&c);
+    p = write_conf("rgw.conf", "[s3]\nendpoint = http://127.0.0.1:7480\nbucket = b\n"
+                               "access_key_id = a\nsecret_access_key = s\n");
+    assert_int_equal(config_load(&c, p, &why), SL_OK);
+    assert_string_equal(c.s3.region, "us-east-1");
+    assert_string_equal(c.s3.prefix, "sluice/");
+    config_free(&c);
+    buf_free(&why);
+}
+
+/* command-line settings are applied before the one validation, through the same table as the
+ * file (so -t is range-checked, and cannot break upload.slots < server.threads) */
+static void test_load_overrides(void **state)
+{
+    (void)state;
+    clear_s3_env();
+    const char *p = write_conf("ov.conf",
+                               "[s3]\nendpoint = http://127.0.0.1:7480\nbucket = b\n"
+                               "access_key_id = a\nsecret_access_key = s\n"
+                               "[upload]\nslots = 8\nslot_dir = /x\nanonymous = yes\n"
+                               "[server]\nthreads = 16\n");
+    struct sluice_config c;
+    struct buf why = BUF_INIT(1024);
+
+    const struct config_override ok[] = {{"-t", "server.threads", "12"},
+                                         {"-s", "server.socket", "127.0.0.1:9000"}};
+    config_defaults(&c);
+    assert_int_equal(config_load_with(&c, p, ok, 2, &why), SL_OK);
+    assert_int_equal(config_validate_upload(&c, &why), SL_OK);
+    assert_int_equal(c.server.threads, 12);   /* the flag wins over the file */
+    assert_string_equal(c.server.socket, "127.0.0.1:9000");
+    config_free(&c);
+
+    static const struct { struct config_override ov; const char *why; } t[] = {
+        {{"-t", "server.threads", "4"},
+         "upload.slots (8) must be below server.threads (4), so pages and 503 answers are "
+         "served while every slot is busy"},
+        {{"-t", "server.threads", "0"}, "-t: server.threads: out of range (got '0')"},
+        {{"-t", "server.threads", "many"},
+         "-t: server.threads: expected a whole number (got 'many')"},
+        {{"-x", "server.nope", "1"}, "-x: unknown setting 'server.nope'"},
+        {{"-x", "threads", "1"}, "-x: unknown setting 'threads'"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        config_defaults(&c);
+        buf_reset(&why);
+        enum sl_err e = config_load_with(&c, p, &t[i].ov, 1, &why);
+        if (!e)
+            e = config_validate_upload(&c, &why);
+        assert_int_equal(e, SL_ECONFIG);
+        assert_string_equal(buf_str(&why), t[i].why);
+        config_free(&c);
+    }
+    buf_free(&why);
+}
+
 static void test_units(void **state)
 {
     (void)state;
@@ -355,6 +455,8 @@ int main(void)
         cmocka_unit_test(test_env_fills_gaps_file_wins),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test_setup_teardown(test_load_region, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_overrides, setup, teardown),
         cmocka_unit_test(test_units),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
