@@ -207,6 +207,54 @@ static void test_control_bytes(void **state)
     buf_free(&why);
 }
 
+/* The README's example sluice.conf (its ```ini block), read from README.md at test time and
+ * parsed by the real parser: the documentation cannot drift from what sluice accepts. */
+static void test_readme_example(void **state)
+{
+    (void)state;
+    FILE *f = fopen(TEST_DATA_DIR "/../../README.md", "rb");
+    assert_non_null(f);
+    struct buf md = BUF_INIT(1 << 20);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        assert_int_equal(buf_append(&md, tmp, n), SL_OK);
+    fclose(f);
+    const char *open = strstr(buf_str(&md), "\n```ini\n");
+    assert_non_null(open);   /* the README lost its example config */
+    const char *start = open + strlen("\n```ini\n");
+    const char *close = strstr(start, "\n```");
+    assert_non_null(close);
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(1024);
+    if (config_parse_mem(&c, "README.md's sluice.conf", start, (size_t)(close - start) + 1,
+                         &why))
+        fail_msg("%s", buf_str(&why));
+    /* values with a comment after them, of each kind: string, enum, duration, int, list */
+    assert_string_equal(c.s3.endpoint, "http://127.0.0.1:7480");
+    assert_string_equal(c.s3.prefix, "sluice/");
+    assert_int_equal(c.s3.path_style, 1);
+    assert_int_equal(c.s3.stall_timeout, 30);
+    assert_int_equal(c.upload.slots, 8);
+    assert_string_equal(c.upload.slot_dir, "/run/sluice/slots");
+    assert_string_equal(c.upload.tokens[0], "change-me");
+    assert_null(c.upload.tokens[1]);
+    assert_string_equal(c.upload.cors_origins[0], "https://drops.example.com");
+    assert_null(c.upload.cors_origins[1]);
+    assert_int_equal(c.server.threads, 16);
+    assert_string_equal(c.server.metrics_token, "change-me-too");
+    assert_int_equal(c.thumbs.webp, 0);
+    /* and it is a configuration a worker starts with (credentials come from the environment) */
+    c.s3.access_key_id = strdup("AK");
+    c.s3.secret_access_key = strdup("SK");
+    if (config_validate(&c, &why) || config_validate_upload(&c, &why))
+        fail_msg("%s", buf_str(&why));
+    config_free(&c);
+    buf_free(&why);
+    buf_free(&md);
+}
+
 static void test_long_line(void **state)
 {
     (void)state;
@@ -451,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_inline_comments),
         cmocka_unit_test_setup_teardown(test_control_bytes, setup, teardown),
+        cmocka_unit_test(test_readme_example),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_env_fills_gaps_file_wins),
         cmocka_unit_test(test_validate),
