@@ -95,7 +95,7 @@ $(BUILD)/tests/it_%: tests/integration/it_%.c $(DROP_LIB) $(CORE_LIB)
 test: all
 	BUILD=$(BUILD) scripts/run-tests.sh all
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(FCGI_BIN)
 	BUILD=$(BUILD) scripts/run-tests.sh unit
 
 integration: all
@@ -118,7 +118,7 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
 
 # The unit tests under valgrind: any leak or error fails.
-valgrind: $(UNIT_BIN)
+valgrind: $(UNIT_BIN) $(FCGI_BIN)
 	BUILD=$(BUILD) VALGRIND=1 scripts/run-tests.sh unit
 
 # libFuzzer targets for the parsers (clang): FUZZ_SECONDS each, corpora in fuzz/corpus/

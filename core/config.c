@@ -346,6 +346,14 @@ static char *trim(char *s)
     return s;
 }
 
+static const struct key *find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
+            return &keys[i];
+    return NULL;
+}
+
 static int known_section(const char *s)
 {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -376,33 +384,85 @@ static const char *new_token(struct sluice_config *c, const char *name)
     return NULL;
 }
 
-enum sl_err config_parse(struct sluice_config *c, const char *name, const char *text,
-                         struct buf *why)
+/* A byte that has no business in a text file: every control byte but tab, and CR only as
+ * the end of a CR LF line. Returns its offset in line[0..n), or -1. */
+static long bad_byte(const char *line, size_t n, int lf_follows)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if (ch == '\t' || (ch == '\r' && i + 1 == n && lf_follows))
+            continue;
+        if (ch < 0x20 || ch == 0x7f)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* The value after '=': a quoted string up to its closing quote (where '#' and ';' are data),
+ * or bare text up to a '#' or ';' that follows whitespace (so "a#b" stays whole); after a
+ * quoted value only such a comment may follow. Cuts v in place; NULL with *problem on error.
+ * v points just past the '=' (now NUL) in the line, so v[-1] can always be read. */
+static char *value_of(char *v, const char **problem)
+{
+    char *s = v;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '"' || *s == '\'') {
+        char *close = strchr(s + 1, *s);
+        if (!close) {
+            *problem = "unterminated quoted value";
+            return NULL;
+        }
+        *close = '\0';
+        char *rest = trim(close + 1);
+        if (*rest && *rest != '#' && *rest != ';') {
+            *problem = "text after the quoted value";
+            return NULL;
+        }
+        return s + 1;
+    }
+    for (; *s; s++)
+        if ((*s == '#' || *s == ';') && (s[-1] == ' ' || s[-1] == '\t')) {
+            *s = '\0';
+            break;
+        }
+    return trim(v);
+}
+
+enum sl_err config_parse_mem(struct sluice_config *c, const char *name, const char *text,
+                             size_t len, struct buf *why)
 {
     char section[64] = "";
     int lineno = 0;
-    const char *p = text;
+    const char *p = text, *end = text + len;
     char line[LINE_MAX_LEN + 1];
-    while (*p) {
+    while (p < end) {
         lineno++;
-        size_t n = strcspn(p, "\n");
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (n > LINE_MAX_LEN) {
             buf_printf(why, "%s:%d: line too long (max %d bytes)", name, lineno, LINE_MAX_LEN);
             return SL_ECONFIG;
         }
-        memcpy(line, p, n);
-        line[n] = '\0';
-        p += n + (p[n] == '\n');
-        if (memchr(line, '\0', n) != NULL && strlen(line) != n) {
-            buf_printf(why, "%s:%d: NUL byte in line", name, lineno);
+        long bad = bad_byte(p, n, nl != NULL);
+        if (bad >= 0) {
+            if (p[bad] == '\0')
+                buf_printf(why, "%s:%d: NUL byte in line", name, lineno);
+            else
+                buf_printf(why, "%s:%d: control byte 0x%02x in line", name, lineno,
+                           (unsigned char)p[bad]);
             return SL_ECONFIG;
         }
+        memcpy(line, p, n);
+        line[n] = '\0';
+        p += n + (nl != NULL);
         char *s = trim(line);
         if (!*s || *s == '#' || *s == ';')
             continue;
         if (*s == '[') {
             char *rb = strchr(s, ']');
-            if (!rb || rb[1] != '\0') {
+            char *rest = rb ? trim(rb + 1) : NULL;
+            if (!rb || (*rest && *rest != '#' && *rest != ';') || (*rest && rest == rb + 1)) {
                 buf_printf(why, "%s:%d: malformed section header", name, lineno);
                 return SL_ECONFIG;
             }
@@ -430,15 +490,10 @@ enum sl_err config_parse(struct sluice_config *c, const char *name, const char *
             return SL_ECONFIG;
         }
         *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
+        char *k = trim(s);
         if (!*section) {
             buf_printf(why, "%s:%d: '%.64s' is outside any [section]", name, lineno, k);
             return SL_ECONFIG;
-        }
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-            v[vl - 1] = '\0';
-            v++;
         }
         const struct key *key = NULL;
         void *base = c;
@@ -448,15 +503,18 @@ enum sl_err config_parse(struct sluice_config *c, const char *name, const char *
                 if (!strcmp(token_keys[i].name, k))
                     key = &token_keys[i];
         } else {
-            for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-                if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, k))
-                    key = &keys[i];
+            key = find_key(section, k);
         }
         if (!key) {
             buf_printf(why, "%s:%d: unknown key '%.64s' in [%s]", name, lineno, k, section);
             return SL_ECONFIG;
         }
         const char *problem = "bad value";
+        char *v = value_of(eq + 1, &problem);
+        if (!v) {
+            buf_printf(why, "%s:%d: %s.%s: %s", name, lineno, section, k, problem);
+            return SL_ECONFIG;
+        }
         enum sl_err e = set_value(base, key, v, &problem);
         if (e == SL_ENOMEM)
             return e;
@@ -467,6 +525,12 @@ enum sl_err config_parse(struct sluice_config *c, const char *name, const char *
         }
     }
     return SL_OK;
+}
+
+enum sl_err config_parse(struct sluice_config *c, const char *name, const char *text,
+                         struct buf *why)
+{
+    return config_parse_mem(c, name, text, strlen(text), why);
 }
 
 static enum sl_err fill_from_env(char **field, const char *var)
@@ -627,22 +691,60 @@ static enum sl_err load_file(struct sluice_config *c, const char *path, struct b
     }
     if (e)
         goto out;
-    e = config_parse(c, path, buf_str(&text), why);
+    e = config_parse_mem(c, path, text.data, text.len, why);
 out:
     buf_free(&text);
     return e;
 }
 
-enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why)
+/* a command-line setting, through the same table and checks as a line of the file */
+static enum sl_err apply_override(struct sluice_config *c, const struct config_override *o,
+                                  struct buf *why)
+{
+    const char *dot = strchr(o->key, '.');
+    const struct key *key = NULL;
+    char section[64];
+    if (dot && (size_t)(dot - o->key) < sizeof section) {
+        snprintf(section, sizeof section, "%.*s", (int)(dot - o->key), o->key);
+        key = find_key(section, dot + 1);
+    }
+    if (!key) {
+        buf_printf(why, "%s: unknown setting '%.64s'", o->from, o->key);
+        return SL_ECONFIG;
+    }
+    const char *problem = "bad value";
+    enum sl_err e = set_value(c, key, o->value, &problem);
+    if (e == SL_ENOMEM)
+        return e;
+    if (e) {
+        buf_printf(why, "%s: %s: %s (got '%.64s')", o->from, o->key, problem, o->value);
+        return SL_ECONFIG;
+    }
+    return SL_OK;
+}
+
+enum sl_err config_load_with(struct sluice_config *c, const char *path,
+                             const struct config_override *ov, size_t nov, struct buf *why)
 {
     enum sl_err e;
     if (path && (e = load_file(c, path, why)))
         return e;
     if ((e = config_from_env(c, why)))
         return e;
-    if (!c->s3.region && !(c->s3.region = strdup("us-east-1")))
+    for (size_t i = 0; i < nov; i++)
+        if ((e = apply_override(c, &ov[i], why)))
+            return e;
+    /* an S3-compatible server mostly ignores the region (RGW's default is us-east-1); AWS,
+     * reached when no endpoint is set, must be told, or it refuses every signature made for
+     * another region: so no default there, and config_validate says what is missing */
+    if (c->s3.endpoint && !c->s3.region && !(c->s3.region = strdup("us-east-1")))
         return SL_ENOMEM;
     if (!c->s3.prefix && !(c->s3.prefix = strdup("sluice/")))
         return SL_ENOMEM;
     return config_validate(c, why);
+}
+
+enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why)
+{
+    return config_load_with(c, path, NULL, 0, why);
 }

@@ -1,10 +1,13 @@
 /* config: sluice.conf, one INI-style file, plus the standard AWS environment variables.
  *
  *   # comment            ; comment
- *   [s3]
+ *   [s3]                 # a comment may follow a header or a value, after whitespace
  *   endpoint = http://127.0.0.1:7480
- *   bucket   = drops
+ *   bucket   = drops     ; so may this one ("a#b" is a value: no whitespace before '#')
+ *   prefix   = "odd # prefix/"   # quoted: '#' and ';' inside are data
  *
+ * The file is bytes, not a C string: a NUL or any other control byte but tab (and CR in a
+ * CR LF line end) is an error naming its line.
  * Every key is in the table in config.c with its type and range; an unknown section or key, a
  * bad value or a malformed line is an error that names the file, the line and the problem.
  * Precedence: a value set in the file wins; the environment fills what the file leaves unset
@@ -95,9 +98,25 @@ struct sluice_config {
 const char *config_path(const char *flag);
 void config_defaults(struct sluice_config *c);
 /* Reads path (NULL: no file, environment and defaults only), then the environment, then
- * validates. On error returns SL_ECONFIG with one line in *why ("file:line: ..."). */
+ * validates. On error returns SL_ECONFIG with one line in *why ("file:line: ..."). The region
+ * defaults to us-east-1 only with an endpoint: for AWS (no endpoint) it must be set. */
 enum sl_err config_load(struct sluice_config *c, const char *path, struct buf *why);
-/* Parses text as if it were the file named name (for tests and fuzzing); no env, no validate. */
+/* A setting from the command line, e.g. {"-t", "server.threads", "4"}: checked like a line of
+ * the file and winning over it; from names it in errors. The strings are borrowed. */
+struct config_override {
+    const char *from;
+    const char *key;            /* "section.name" */
+    const char *value;
+};
+/* config_load with nov overrides applied after the file and the environment and before the
+ * validation, so a flag cannot break a rule the file is held to. A caller with more rules of
+ * its own (config_validate_upload) checks them after this, on the same final values. */
+enum sl_err config_load_with(struct sluice_config *c, const char *path,
+                             const struct config_override *ov, size_t nov, struct buf *why);
+/* Parses len bytes of text as if they were the file named name (for tests and fuzzing); no
+ * env, no validate. config_parse: the same for a C string. */
+enum sl_err config_parse_mem(struct sluice_config *c, const char *name, const char *text,
+                             size_t len, struct buf *why);
 enum sl_err config_parse(struct sluice_config *c, const char *name, const char *text,
                          struct buf *why);
 enum sl_err config_from_env(struct sluice_config *c, struct buf *why);

@@ -75,7 +75,7 @@ static struct worker *spawn(int gen)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         int fd = dup(p[1]);   /* without O_CLOEXEC: it crosses the exec */
-        char fds[16], threads[16];
+        char fds[16];
         snprintf(fds, sizeof fds, "%d", fd);
         setenv("SLUICE_READY_FD", fds, 1);
         setenv("SLUICE_MASTER", "1", 1);
@@ -86,10 +86,8 @@ static struct worker *spawn(int gen)
             argv[n++] = "-c", argv[n++] = (char *)opts->cfgpath;
         if (opts->logpath)
             argv[n++] = "-l", argv[n++] = (char *)opts->logpath;
-        if (opts->threads > 0) {
-            snprintf(threads, sizeof threads, "%d", opts->threads);
-            argv[n++] = "-t", argv[n++] = threads;
-        }
+        if (opts->threads)
+            argv[n++] = "-t", argv[n++] = (char *)opts->threads;
         argv[n] = NULL;
         execv(exe, argv);
         fprintf(stderr, "sluice-fcgi master: exec %s: %s\n", exe, strerror(errno));

@@ -18,7 +18,7 @@ struct master_opts {
     int workers;               /* N >= 1 */
     const char *cfgpath;       /* passed on as -c; NULL: none */
     const char *logpath;       /* passed on as -l; NULL: none */
-    int threads;               /* passed on as -t; 0: none */
+    const char *threads;       /* passed on as -t; NULL: none */
 };
 
 /* Runs until SIGTERM; the listening socket is fd 0. Returns the exit status. */

@@ -217,11 +217,11 @@ static int serve_as_master(const char *sock, const struct master_opts *o)
 
 int main(int argc, char **argv)
 {
-    const char *cfgpath = NULL, *sock = NULL, *logpath = NULL;
-    int threads = 0, workers = -1, ch;
+    const char *cfgpath = NULL, *sock = NULL, *threads = NULL, *logpath = NULL, *workers = NULL;
+    int ch;
     while ((ch = getopt(argc, argv, "c:s:t:l:w:h")) != -1) {
         switch (ch) {
-        case 'w': workers = atoi(optarg); break;
+        case 'w': workers = optarg; break;
         case 'l':
             logpath = optarg;
             if (sl_log_to(optarg)) {
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
             break;
         case 'c': cfgpath = optarg; break;
         case 's': sock = optarg; break;
-        case 't': threads = atoi(optarg); break;
+        case 't': threads = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -239,23 +239,29 @@ int main(int argc, char **argv)
     cfgpath = config_path(cfgpath);
     ctx.trace = getenv("SLUICE_TRACE") != NULL;
     config_defaults(&ctx.cfg);
+    /* -t, -s and -w are settings like any in the file: checked the same way and applied
+     * before the validation, so that -t cannot take server.threads down to upload.slots */
+    struct config_override ov[3];
+    size_t nov = 0;
+    if (threads)
+        ov[nov++] = (struct config_override){"-t", "server.threads", threads};
+    if (sock)
+        ov[nov++] = (struct config_override){"-s", "server.socket", sock};
+    if (workers)
+        ov[nov++] = (struct config_override){"-w", "server.workers", workers};
     struct buf why = BUF_INIT(4096);
-    if (threads > 0)
-        ctx.cfg.server.threads = threads;
-    if (config_load(&ctx.cfg, cfgpath, &why) || config_validate_upload(&ctx.cfg, &why)) {
+    if (config_load_with(&ctx.cfg, cfgpath, ov, nov, &why) ||
+        config_validate_upload(&ctx.cfg, &why)) {
         fprintf(stderr, "sluice-fcgi: %s\n", buf_str(&why));
         return 1;
     }
-    if (threads > 0)
-        ctx.cfg.server.threads = threads;   /* the flag wins over the file */
     buf_free(&why);
     ctx.cfgpath = cfgpath;
-    if (workers < 0)
-        workers = ctx.cfg.server.workers;
-    if (workers > 0 && !getenv("SLUICE_MASTER"))
-        return serve_as_master(sock ? sock : ctx.cfg.server.socket,
-                               &(struct master_opts){.workers = workers, .cfgpath = cfgpath,
-                                                     .logpath = logpath, .threads = threads});
+    if (ctx.cfg.server.workers > 0 && !getenv("SLUICE_MASTER"))
+        return serve_as_master(ctx.cfg.server.socket,
+                               &(struct master_opts){.workers = ctx.cfg.server.workers,
+                                                     .cfgpath = cfgpath, .logpath = logpath,
+                                                     .threads = threads});
     signer(&ctx.cfg.s3, ctx.cfg.s3.signer_access_key_id, ctx.cfg.s3.signer_secret_access_key,
            &ctx.put_signer);
     signer(&ctx.cfg.s3, ctx.cfg.s3.part_signer_access_key_id,
@@ -304,8 +310,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-fcgi: cannot initialise libcurl / libfcgi\n");
         return 1;
     }
-    if (!sock)
-        sock = ctx.cfg.server.socket;
+    /* a master's worker serves the master's socket, on fd 0, whatever the file says */
+    sock = getenv("SLUICE_MASTER") ? NULL : ctx.cfg.server.socket;
     if (sock) {
         listen_fd = FCGX_OpenSocket(sock, 128);
         if (listen_fd < 0) {

@@ -50,6 +50,10 @@ unit() {
             run_one "$t" "$t"
         fi
     done
+    # script tests of the built programs that need no servers (e.g. sluice-fcgi's flags)
+    for t in tests/unit/test_*.sh; do
+        [ -f "$t" ] && run_one "$t" env BUILD="$BUILD" bash "$t"
+    done
 }
 
 start_s3() {

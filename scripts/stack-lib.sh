@@ -152,23 +152,26 @@ CONF
     wait_http "http://127.0.0.1:$port/healthz"
 }
 
-# stop_pids PID...: TERM them, KILL what is left after 10 s
+# stop_pids PID...: TERM them, KILL what is left after 10 s. A pid that is already gone is
+# fine: this runs under `set -e` (stack.sh), where one failed kill would end the stop and
+# leave every later process running. It never fails.
 stop_pids() {
     local pid i
-    for pid in "$@"; do kill "$pid" 2>/dev/null; done
+    for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
     for pid in "$@"; do
         for i in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
-        alive "$pid" && kill -9 "$pid" 2>/dev/null
+        if alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
     done
     return 0
 }
 
 # stack_worker_pids DIR: the sluice-fcgi processes of this stack (spawn-fcgi -F N records one
-# pid only: the others are found by their config path)
+# pid only: the others are found by their config path). Prints nothing, and succeeds, when
+# there are none (pgrep's "no match" must not fail a caller under set -e / pipefail).
 stack_worker_pids() {
-    local d=$1 pid
+    local d=$1
     { [ -f "$d/workers.pid" ] && cat "$d/workers.pid" && echo
-      pgrep -f "^$SLUICE_BUILD/sluice-fcgi -c $d/sluice.conf( |\$)"; } 2>/dev/null | sort -u | grep .
+      pgrep -f "^$SLUICE_BUILD/sluice-fcgi -c $d/sluice.conf( |\$)"; } 2>/dev/null | sort -u | grep . || true
 }
 
 # stack_stop_workers DIR: only the workers (the fault tests restart them)
@@ -177,15 +180,16 @@ stack_stop_workers() {
     rm -f "$1/workers.pid"
 }
 
-# stack_stop DIR: every process with a pid file under DIR, and the workers
+# stack_stop DIR: every process with a pid file under DIR, and the workers. Each step goes on
+# whatever the one before found (a dead pid, a missing file); it never fails.
 stack_stop() {
     local d=$1 f pid pids=()
-    pids=($(stack_worker_pids "$d"))
+    mapfile -t pids < <(stack_worker_pids "$d")
     for f in "$d"/workers.pid "$d"/thumbd.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
         [ -f "$f" ] || continue
         # (spawn-fcgi writes its pid file without a final newline)
         while read -r pid || [ -n "$pid" ]; do
-            [ -n "$pid" ] && pids+=("$pid")
+            if [ -n "$pid" ]; then pids+=("$pid"); fi
         done < "$f"
         rm -f "$f"
     done

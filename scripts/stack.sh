@@ -5,11 +5,13 @@
 #                            http://127.0.0.1:8080 (SLUICE_PORT to change it)
 #   scripts/stack.sh stop    stop everything `start` started, by pid file
 #   scripts/stack.sh status
-# Everything lives under run/ in the repository; `stop` removes the S3 data too.
+# Everything lives under run/ in the repository (SLUICE_RUN to put it elsewhere: the stack's
+# own test does, so as not to meet a `make run`); `stop` removes the S3 data too.
 set -euo pipefail
+RUN=${SLUICE_RUN:+$(realpath -m "$SLUICE_RUN")}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-RUN=$ROOT/run
+RUN=${RUN:-$ROOT/run}
 . scripts/stack-lib.sh
 
 start() {
@@ -41,7 +43,7 @@ start() {
         exit 1
     fi
     cat > "$RUN/sluice.env" <<ENV
-# source this file: . run/sluice.env
+# source this file: . ${RUN#"$ROOT"/}/sluice.env
 export SLUICE_URL=$SLUICE_PUBLIC_URL
 export SLUICE_TOKEN=$SLUICE_TOKEN
 export SLUICE_METRICS_TOKEN=$SLUICE_METRICS_TOKEN
@@ -59,7 +61,7 @@ upload token:   $SLUICE_TOKEN
 metrics:        curl -H "Authorization: Bearer $SLUICE_METRICS_TOKEN" $SLUICE_PUBLIC_URL/metrics
 try:            curl -T README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops/README.md
                 curl -F file=@README.md -H "Authorization: Bearer $SLUICE_TOKEN" $SLUICE_PUBLIC_URL/api/drops
-settings:       . run/sluice.env   (config run/sluice.conf; logs run/worker.log, run/nginx/)
+settings:       . ${RUN#"$ROOT"/}/sluice.env   (config ${RUN#"$ROOT"/}/sluice.conf; logs ${RUN#"$ROOT"/}/worker.log, ${RUN#"$ROOT"/}/nginx/)
 S3 (Ceph RGW):  $S3_ENDPOINT  bucket $S3_BUCKET
 stop with:      make stop
 MSG

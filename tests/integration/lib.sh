@@ -30,8 +30,17 @@ make_file() {
 export SLUICE_METRICS_TOKEN=${SLUICE_METRICS_TOKEN:-metrics-$$-token}
 metrics() { curl -sS -H "Authorization: Bearer $SLUICE_METRICS_TOKEN" "$1/metrics"; }
 export -f metrics
-# metric NAME BASE_URL: the value of an unlabelled metric from /metrics
-metric() { metrics "$2" | awk -v n="$1" '$1 == n { print $2 }'; }
+# metric_of SERIES: the value of one series in the /metrics text on stdin, SERIES being the
+# name with its labels exactly as printed ('sluice_s3_errors_total{op="UploadPart"}'); the
+# whole value, so that a check for 1 cannot pass on 10
+metric_of() { awk -v n="$1" '$1 == n { print $2 }'; }
+# metric SERIES BASE_URL: the same, from the server's /metrics
+metric() { metrics "$2" | metric_of "$1"; }
+# log_mark FILE: FILE's size now (0 if it is not there yet), for log_since
+log_mark() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# log_since FILE MARK: what was appended to FILE after log_mark printed MARK (logs are
+# appended to, so a line from before, e.g. an earlier worker's, must not count)
+log_since() { tail -c +$(($2 + 1)) "$1" 2>/dev/null; }
 # wait_for DESC SECONDS CMD...: poll CMD until it succeeds (never a bare sleep)
 wait_for() {
     local desc=$1 deadline=$((SECONDS + $2)); shift 2

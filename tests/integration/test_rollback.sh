@@ -62,8 +62,10 @@ for port in "$NP" "$LP"; do
 done
 
 m=$(metrics "$NGINX")
-contains "rolled-back uploads are counted by reason" 'sluice_uploads_rolled_back_total{reason="request_timeout"} 2' "$m"
-contains "aborted uploads are counted too" 'sluice_uploads_rolled_back_total{reason="client_gone"}' "$m"
+check "rolled-back uploads are counted by reason" 2 \
+    "$(metric_of 'sluice_uploads_rolled_back_total{reason="request_timeout"}' <<< "$m")"
+check "aborted uploads are counted too" yes \
+    "$(metric_of 'sluice_uploads_rolled_back_total{reason="client_gone"}' <<< "$m" | awk '{ print ($1 >= 1 ? "yes" : "no") }')"
 
 # over the size limit (20M)
 out=$($RAW "$NP" /api/drops/big.bin "$SLUICE_TOKEN" $((30 * MiB)))
@@ -140,17 +142,20 @@ check "no reservation marker left at the end" 0 "$(count reserved/)"
 # does not is rolled back with 503; the worker exits either way
 aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1
 drain_case() { # BYTES RATE EXPECTED-STATUS DESC
-    local wpid out
+    local wpid out mark
     wpid=$(cat "$W/workers.pid")
     $RAW "$NP" /api/drops/drain.bin "$SLUICE_TOKEN" "$1" --rate "$2" --timeout 30 > "$W/drain.out" &
     local cpid=$!
     wait_for "$4: the upload is under way" 10 bash -c "[ \"\$(metrics $NGINX | awk '\$1==\"sluice_slots_in_use\"{print \$2}')\" = 1 ]"
+    mark=$(log_mark "$W/worker.log")   # the log is appended to: only what follows counts
     kill -TERM "$wpid"
     wait "$cpid"
     out=$(cat "$W/drain.out")
     check "$4: answer" "$3" "${out%% *}"
     wait_for "$4: the worker exited" 15 bash -c ". scripts/stack-lib.sh; ! alive $wpid"
-    check "$4: worker log says it drained" 1 "$(grep -c 'draining' "$W/worker.log" | awk '{print ($1 > 0)}')"
+    out=$(log_since "$W/worker.log" "$mark")
+    contains "$4: worker log says it drained" "sluice-fcgi: Terminated: draining" "$out"
+    contains "$4: worker log says it stopped" "sluice-fcgi: stopped" "$out"
     stack_start_workers "$W" || exit 1
 }
 drain_case $((4 * MiB)) $((2 * MiB)) 201 "SIGTERM, short upload"

@@ -49,7 +49,7 @@ for fault in "partNumber=2" "^POST .*[?]uploads" "^POST .*uploadId=" "^PUT [^?]*
     got=$(curl -sS -L "$NGINX/d/$id/download" | sha256sum | cut -d' ' -f1)
     check "one 5xx on '$fault': the object is byte-identical" "$WANT" "$got"
 done
-contains "S3 errors are counted per operation" 'sluice_s3_errors_total{op="UploadPart"} 1' "$(metrics "$NGINX")"
+check "S3 errors are counted per operation" 1 "$(metric 'sluice_s3_errors_total{op="UploadPart"}' "$NGINX")"
 
 # an error that persists beyond the retries: 503 to the client, nothing left behind
 aws_s3 s3 rm --quiet --recursive "s3://$S3_BUCKET/$SLUICE_PREFIX" >/dev/null 2>&1

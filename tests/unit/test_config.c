@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "tmpdir.h"
 
 static void test_full_file(void **state)
 {
@@ -100,6 +101,158 @@ static void test_bad_files(void **state)
         config_free(&c);
         buf_free(&why);
     }
+}
+
+/* '#' and ';' after whitespace end a value, for every kind of key; inside quotes and glued to
+ * a value they are data */
+static void test_inline_comments(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "[s3]   # the S3 side\n"
+        "endpoint = http://127.0.0.1:7480   # omit for AWS\n"
+        "bucket = drops;x ; the ';' glued to the value is part of it\n"
+        "prefix = sluice/   # sluice only ever touches keys under this prefix\n"
+        "addressing = path   # or virtual\n"
+        "verify_tls = false\t; tab before the comment\n"
+        "access_key_id = \"AK # not a comment\"   # but this is\n"
+        "secret_access_key = 'se;cret'\n"
+        "session_token = a#b\n"
+        "max_retries = 3 # retries\n"
+        "[upload]\n"
+        "token = t1, t2   # two tokens\n"
+        "token = \"t3\" ; quoted, then a comment\n"
+        "part_size = 5M # parts\n"
+        "slot_dir =   # empty: the comment is not the value\n";
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(1024);
+    assert_int_equal(config_parse(&c, "t.conf", text, &why), SL_OK);
+    assert_string_equal(c.s3.endpoint, "http://127.0.0.1:7480");
+    assert_string_equal(c.s3.bucket, "drops;x");
+    assert_string_equal(c.s3.prefix, "sluice/");
+    assert_int_equal(c.s3.path_style, 1);
+    assert_int_equal(c.s3.verify_tls, 0);
+    assert_string_equal(c.s3.access_key_id, "AK # not a comment");
+    assert_string_equal(c.s3.secret_access_key, "se;cret");
+    assert_string_equal(c.s3.session_token, "a#b");
+    assert_int_equal(c.s3.max_retries, 3);
+    assert_string_equal(c.upload.tokens[0], "t1");
+    assert_string_equal(c.upload.tokens[1], "t2");
+    assert_string_equal(c.upload.tokens[2], "t3");
+    assert_null(c.upload.tokens[3]);
+    assert_int_equal(c.upload.part_size, 5u << 20);
+    assert_string_equal(c.upload.slot_dir, "");
+    config_free(&c);
+    buf_free(&why);
+
+    static const struct bad t[] = {
+        {"[s3]\nprefix = \"sluice/   # no closing quote\n",
+         "t.conf:2: s3.prefix: unterminated quoted value"},
+        {"[s3]\nprefix = \"a\" b\n", "t.conf:2: s3.prefix: text after the quoted value"},
+        {"[s3]\naddressing = virtual # fine\nmax_retries = 3 4 # not fine\n",
+         "t.conf:3: s3.max_retries: expected a whole number (got '3 4')"},
+        {"[s3] junk\n", "t.conf:1: malformed section header"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        config_defaults(&c);
+        assert_int_equal(config_parse(&c, "t.conf", t[i].text, &why), SL_ECONFIG);
+        assert_string_equal(buf_str(&why), t[i].why);
+        config_free(&c);
+        buf_reset(&why);
+    }
+    buf_free(&why);
+}
+
+/* the file as bytes: a NUL or another control byte anywhere is an error naming its line (a C
+ * string would stop at the NUL and silently drop the rest of the file) */
+static void test_control_bytes(void **state)
+{
+    (void)state;
+    static const struct { const char *text; size_t len; const char *why; } t[] = {
+#define T(s, w) {s, sizeof s - 1, w}
+        T("[s3]\nbucket = b\0\n[nope]\n", "NUL byte in line"),
+        T("[s3]\nbucket = b\n\0", "NUL byte in line"),
+        T("[s3]\nbucket = b\x01" "c\n", "control byte 0x01 in line"),
+        T("[s3]\nbucket = b\rregion = r\n", "control byte 0x0d in line"),
+        T("[s3]\nbucket = b\x1b[0m\n", "control byte 0x1b in line"),
+        T("[s3]\nbucket = b\x7f\n", "control byte 0x7f in line"),
+#undef T
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char path[128], want[160];
+        snprintf(path, sizeof path, "%s/ctl.conf", dir);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(t[i].text, 1, t[i].len, f), t[i].len);
+        fclose(f);
+        struct sluice_config c;
+        config_defaults(&c);
+        struct buf why = BUF_INIT(1024);
+        assert_int_equal(config_load(&c, path, &why), SL_ECONFIG);
+        snprintf(want, sizeof want, "%s:%d: %s", path, i == 1 ? 3 : 2, t[i].why);
+        assert_string_equal(buf_str(&why), want);
+        config_free(&c);
+        buf_free(&why);
+    }
+    /* tab, CR LF line ends and UTF-8 are fine */
+    static const char ok[] = "[s3]\r\nbucket =\tb\r\nprefix = caf\xc3\xa9/\r\n";
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(1024);
+    assert_int_equal(config_parse(&c, "t.conf", ok, &why), SL_OK);
+    assert_string_equal(c.s3.bucket, "b");
+    assert_string_equal(c.s3.prefix, "caf\xc3\xa9/");
+    config_free(&c);
+    buf_free(&why);
+}
+
+/* The README's example sluice.conf (its ```ini block), read from README.md at test time and
+ * parsed by the real parser: the documentation cannot drift from what sluice accepts. */
+static void test_readme_example(void **state)
+{
+    (void)state;
+    FILE *f = fopen(TEST_DATA_DIR "/../../README.md", "rb");
+    assert_non_null(f);
+    struct buf md = BUF_INIT(1 << 20);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        assert_int_equal(buf_append(&md, tmp, n), SL_OK);
+    fclose(f);
+    const char *open = strstr(buf_str(&md), "\n```ini\n");
+    assert_non_null(open);   /* the README lost its example config */
+    const char *start = open + strlen("\n```ini\n");
+    const char *close = strstr(start, "\n```");
+    assert_non_null(close);
+    struct sluice_config c;
+    config_defaults(&c);
+    struct buf why = BUF_INIT(1024);
+    if (config_parse_mem(&c, "README.md's sluice.conf", start, (size_t)(close - start) + 1,
+                         &why))
+        fail_msg("%s", buf_str(&why));
+    /* values with a comment after them, of each kind: string, enum, duration, int, list */
+    assert_string_equal(c.s3.endpoint, "http://127.0.0.1:7480");
+    assert_string_equal(c.s3.prefix, "sluice/");
+    assert_int_equal(c.s3.path_style, 1);
+    assert_int_equal(c.s3.stall_timeout, 30);
+    assert_int_equal(c.upload.slots, 8);
+    assert_string_equal(c.upload.slot_dir, "/run/sluice/slots");
+    assert_string_equal(c.upload.tokens[0], "change-me");
+    assert_null(c.upload.tokens[1]);
+    assert_string_equal(c.upload.cors_origins[0], "https://drops.example.com");
+    assert_null(c.upload.cors_origins[1]);
+    assert_int_equal(c.server.threads, 16);
+    assert_string_equal(c.server.metrics_token, "change-me-too");
+    assert_int_equal(c.thumbs.webp, 0);
+    /* and it is a configuration a worker starts with (credentials come from the environment) */
+    c.s3.access_key_id = strdup("AK");
+    c.s3.secret_access_key = strdup("SK");
+    if (config_validate(&c, &why) || config_validate_upload(&c, &why))
+        fail_msg("%s", buf_str(&why));
+    config_free(&c);
+    buf_free(&why);
+    buf_free(&md);
 }
 
 static void test_long_line(void **state)
@@ -266,6 +419,106 @@ static void test_load_missing_file(void **state)
     buf_free(&why);
 }
 
+/* path of a file in the test's folder holding text */
+static const char *write_conf(const char *name, const char *text)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    fclose(f);
+    return path;
+}
+
+static void clear_s3_env(void)
+{
+    static const char *const vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+                                       "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "S3_BUCKET"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+}
+
+/* AWS (no endpoint) needs its region; an S3-compatible endpoint gets us-east-1 by default */
+static void test_load_region(void **state)
+{
+    (void)state;
+    clear_s3_env();
+    struct sluice_config c;
+    struct buf why = BUF_INIT(1024);
+    config_defaults(&c);
+    const char *p = write_conf("aws.conf", "[s3]\nbucket = b\naccess_key_id = a\n"
+                                           "secret_access_key = s\n");
+    assert_int_equal(config_load(&c, p, &why), SL_ECONFIG);
+    assert_string_equal(buf_str(&why), "no endpoint and no region: set one in [s3] or AWS_REGION");
+    config_free(&c);
+    buf_reset(&why);
+
+    setenv("AWS_REGION", "eu-west-3", 1);
+    config_defaults(&c);
+    assert_int_equal(config_load(&c, p, &why), SL_OK);
+    assert_string_equal(c.s3.region, "eu-west-3");
+    assert_null(c.s3.endpoint);
+    config_free(&c);
+    unsetenv("AWS_REGION");
+
+    config_defaults(&c);
+    p = write_conf("rgw.conf", "[s3]\nendpoint = http://127.0.0.1:7480\nbucket = b\n"
+                               "access_key_id = a\nsecret_access_key = s\n");
+    assert_int_equal(config_load(&c, p, &why), SL_OK);
+    assert_string_equal(c.s3.region, "us-east-1");
+    assert_string_equal(c.s3.prefix, "sluice/");
+    config_free(&c);
+    buf_free(&why);
+}
+
+/* command-line settings are applied before the one validation, through the same table as the
+ * file (so -t is range-checked, and cannot break upload.slots < server.threads) */
+static void test_load_overrides(void **state)
+{
+    (void)state;
+    clear_s3_env();
+    const char *p = write_conf("ov.conf",
+                               "[s3]\nendpoint = http://127.0.0.1:7480\nbucket = b\n"
+                               "access_key_id = a\nsecret_access_key = s\n"
+                               "[upload]\nslots = 8\nslot_dir = /x\nanonymous = yes\n"
+                               "[server]\nthreads = 16\n");
+    struct sluice_config c;
+    struct buf why = BUF_INIT(1024);
+
+    const struct config_override ok[] = {{"-t", "server.threads", "12"},
+                                         {"-s", "server.socket", "127.0.0.1:9000"}};
+    config_defaults(&c);
+    assert_int_equal(config_load_with(&c, p, ok, 2, &why), SL_OK);
+    assert_int_equal(config_validate_upload(&c, &why), SL_OK);
+    assert_int_equal(c.server.threads, 12);   /* the flag wins over the file */
+    assert_string_equal(c.server.socket, "127.0.0.1:9000");
+    config_free(&c);
+
+    static const struct { struct config_override ov; const char *why; } t[] = {
+        {{"-t", "server.threads", "4"},
+         "upload.slots (8) must be below server.threads (4), so pages and 503 answers are "
+         "served while every slot is busy"},
+        {{"-t", "server.threads", "0"}, "-t: server.threads: out of range (got '0')"},
+        {{"-t", "server.threads", "many"},
+         "-t: server.threads: expected a whole number (got 'many')"},
+        {{"-x", "server.nope", "1"}, "-x: unknown setting 'server.nope'"},
+        {{"-x", "threads", "1"}, "-x: unknown setting 'threads'"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        config_defaults(&c);
+        buf_reset(&why);
+        enum sl_err e = config_load_with(&c, p, &t[i].ov, 1, &why);
+        if (!e)
+            e = config_validate_upload(&c, &why);
+        assert_int_equal(e, SL_ECONFIG);
+        assert_string_equal(buf_str(&why), t[i].why);
+        config_free(&c);
+    }
+    buf_free(&why);
+}
+
 static void test_units(void **state)
 {
     (void)state;
@@ -303,11 +556,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_inline_comments),
+        cmocka_unit_test_setup_teardown(test_control_bytes, setup, teardown),
+        cmocka_unit_test(test_readme_example),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_env_fills_gaps_file_wins),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_named_tokens),
         cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test_setup_teardown(test_load_region, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_overrides, setup, teardown),
         cmocka_unit_test(test_units),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -146,9 +147,18 @@ static void test_consumer_abort_wakes_producer(void **state)
     struct producer p = {q, 1 << 20, 8192, SL_OK, 0};
     pthread_t t, a;
     pthread_create(&t, NULL, produce, &p);
-    usleep(20000);
+    /* wait for the producer to block on the full queue: push counts the wait under the
+     * queue's lock just before it sleeps on it, so once the count shows, the producer is
+     * asleep in push (no fixed sleep: under load 20 ms were not always enough to fill it) */
     struct queue_stats st;
-    queue_get_stats(q, &st);
+    double deadline = now_s() + 10;
+    for (;;) {
+        queue_get_stats(q, &st);
+        if (st.producer_waits > 0 || now_s() > deadline)
+            break;
+        sched_yield();
+    }
+    assert_int_equal(st.producer_waits, 1);
     assert_int_equal(st.used, 4096);           /* full; the producer is blocked */
     struct aborter ab = {q, SL_ES3_TIMEOUT, 0};
     double t0 = now_s();
