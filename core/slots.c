@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +17,12 @@ struct slots {
 static void slot_path(const struct slots *s, int i, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/slot.%d", s->dir, i);
+}
+
+/* a write lock on the whole file, owned by the open file description (not the process) */
+static struct flock whole_file(void)
+{
+    return (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
 }
 
 enum sl_err slots_open(const char *dir, int n, struct slots **out)
@@ -71,13 +76,14 @@ enum sl_err slots_take(struct slots *s, int *held)
         int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
             return SL_EIO;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        struct flock fl = whole_file();
+        if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
             *held = fd;
             return SL_OK;
         }
         int err = errno;
         close(fd);
-        if (err != EWOULDBLOCK)
+        if (err != EAGAIN && err != EACCES)
             return SL_EIO;
     }
     return SL_EBUSY;
@@ -98,7 +104,10 @@ int slots_in_use(const struct slots *s)
         int fd = open(p, O_RDWR | O_CLOEXEC);
         if (fd < 0)
             continue;
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        /* asks whether the lock could be taken without taking it: a probe that took free
+         * slots for a moment made concurrent slots_take() calls answer busy */
+        struct flock fl = whole_file();
+        if (fcntl(fd, F_OFD_GETLK, &fl) != 0 || fl.l_type != F_UNLCK)
             used++;
         close(fd);
     }

@@ -1,8 +1,12 @@
 /* slots: a host-wide limit on concurrent uploads, shared by every worker process and thread.
  *
- * One lock file per slot in a directory; a slot is taken by opening its file and taking
- * flock(LOCK_EX|LOCK_NB) on that open file. The kernel drops the lock when the descriptor is
- * closed — including when the process dies — so a crash never leaks a slot. */
+ * One lock file per slot in a directory; a slot is taken by opening its file and taking an
+ * open-file-description write lock on it (fcntl F_OFD_SETLK: owned by that open file, like
+ * flock, so two threads of one process conflict too). The kernel drops the lock when the
+ * descriptor is closed — including when the process dies — so a crash never leaks a slot.
+ * Counting asks F_OFD_GETLK and takes nothing. OFD locks and flock() do not see each other:
+ * every process sharing a slot directory must run this code (restart a host's workers
+ * together, never old and new side by side). */
 #ifndef SLUICE_SLOTS_H
 #define SLUICE_SLOTS_H
 
@@ -19,7 +23,8 @@ void slots_close(struct slots *s);                 /* NULL is fine; held slots s
 enum sl_err slots_take(struct slots *s, int *held);
 void slots_release(int held);                     /* -1 is fine */
 int slots_total(const struct slots *s);
-/* How many are held right now, host-wide (probes each file; for metrics and tests). */
+/* How many are held right now, host-wide (asks each file's lock without taking it, so it never
+ * makes a slots_take() fail; for metrics and tests). */
 int slots_in_use(const struct slots *s);
 
 #endif

@@ -118,6 +118,11 @@ enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char
  * then (only once those are gone) its marker. For an id without a record only. */
 enum sl_err drop_discard(struct s3_client *c, const char *prefix, const char *id);
 
+/* Deletes the committed drop id: its thumbnail, bytes and any reservation marker left over,
+ * then its record. Stops at the first failure (S3's code) with the record still there, so the
+ * drop stays visible and a second call finishes the job; gone already counts as done. */
+enum sl_err drop_delete(struct s3_client *c, const char *prefix, const char *id);
+
 /* Deletes <prefix><kind>/<id>; gone already counts as done. */
 enum sl_err drop_remove(struct s3_client *c, const char *prefix, const char *kind,
                         const char *id);

@@ -136,3 +136,16 @@ out:
     buf_free(&key);
     return e;
 }
+
+enum sl_err drop_delete(struct s3_client *c, const char *prefix, const char *id)
+{
+    /* what nothing else points at goes first and the record, which points at it all, last: a
+     * failure at any step leaves the drop visible and deletable again, never an orphan. The
+     * marker (left over when a commit could not remove it) goes before the record too: a
+     * marker without a record would show the deleted drop as "uploading". */
+    static const char *const order[] = {"thumbs", "drops", "reserved", "meta"};
+    enum sl_err e = SL_OK;
+    for (size_t i = 0; i < sizeof order / sizeof *order && !e; i++)
+        e = drop_remove(c, prefix, order[i], id);
+    return e;
+}

@@ -240,19 +240,32 @@ static int serve(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int n = cfg.thumbs.workers;
+    int n = cfg.thumbs.workers, started = 0, rc = 1;
     struct worker *w = calloc((size_t)n, sizeof *w);
-    for (int i = 0; i < n; i++) {
-        w[i].n = i;
-        pthread_create(&w[i].t, NULL, work, &w[i]);
+    if (!w) {
+        fprintf(stderr, "sluice-thumbd: out of memory for %d workers\n", n);
+        goto out;
+    }
+    for (; started < n; started++) {
+        w[started].n = started;
+        int err = pthread_create(&w[started].t, NULL, work, &w[started]);
+        if (err) {
+            /* half a pool would look healthy while doing less than configured: stop */
+            fprintf(stderr, "sluice-thumbd: cannot start worker %d: %s\n", started,
+                    strerror(err));
+            stopping = 1;
+            goto out;
+        }
     }
     fprintf(stderr, "sluice-thumbd: pid %d with %d workers on %s\n", getpid(), n,
             cfg.thumbs.spool_dir);
-    for (int i = 0; i < n; i++)
+    rc = 0;
+out:
+    for (int i = 0; i < started; i++)
         pthread_join(w[i].t, NULL);
     free(w);
     fprintf(stderr, "sluice-thumbd: stopped\n");
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,7 @@
-/* DELETE /api/drops/{id} with X-Delete-Token: the owner removes a drop (record, bytes and
- * thumbnail). */
+/* DELETE /api/drops/{id} with X-Delete-Token: the owner removes a drop (thumbnail, bytes,
+ * then the record: drop_delete). */
+#include <stdio.h>
+
 #include "ctx.h"
 #include "drop.h"
 #include "handlers.h"
@@ -11,27 +13,15 @@ HANDLER(delete_drop)
     const char *id = m->arg[0], *token = http_header(h, "X-Delete-Token");
     const char *prefix = x->cfg.s3.prefix;
     struct drop_meta d;
-    struct buf key = BUF_INIT(4096);
-    struct s3_result r = S3_RESULT_INIT;
     enum sl_err e;
-    if ((e = drop_load(c, prefix, id, &d))) {
-        http_reply_error(h, e, NULL, NULL);
-        goto out;
+    if ((e = drop_load(c, prefix, id, &d)))
+        return http_reply_error(h, e, NULL, NULL);
+    if (!token || !drop_token_matches(token, d.token_hash))
+        return http_reply_error(h, SL_EFORBIDDEN, "the delete token does not match", NULL);
+    if ((e = drop_delete(c, prefix, id))) {
+        /* S3 trouble, answered with its own 5xx: the record is still there, so is the drop */
+        fprintf(stderr, "sluice-fcgi: delete %s: %s (the drop stays)\n", id, sl_err_str(e));
+        return http_reply_error(h, e, "the drop was not deleted (storage trouble); retry", NULL);
     }
-    if (!token || !drop_token_matches(token, d.token_hash)) {
-        http_reply_error(h, SL_EFORBIDDEN, "the delete token does not match", NULL);
-        goto out;
-    }
-    /* the record first: the drop disappears at once; then the bytes */
-    if ((e = drop_key(&key, prefix, "meta", id)) || (e = s3_delete_object(c, buf_str(&key), &r)) ||
-        (e = drop_key(&key, prefix, "drops", id)) || (e = s3_delete_object(c, buf_str(&key), &r))) {
-        http_reply_error(h, e, NULL, NULL);
-        goto out;
-    }
-    if (!drop_key(&key, prefix, "thumbs", id))
-        s3_delete_object(c, buf_str(&key), &r);   /* none for non-images: fine either way */
     http_reply(h, 204, NULL, NULL, NULL, 0);
-out:
-    s3_result_free(&r);
-    buf_free(&key);
 }
