@@ -31,6 +31,10 @@ FCGI_BIN := $(BUILD)/sluice-fcgi
 THUMB_OBJ := $(BUILD)/thumbs/thumb.o
 THUMBD_BIN := $(BUILD)/sluice-thumbd
 LDLIBS_GD := -lgd -ljpeg -lexif
+# libxml2: only sluicectl's bucket configuration merge (ctl/bucketcfg.c) uses it
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
+CTL_OBJ := $(BUILD)/ctl/sluicectl.o $(BUILD)/ctl/bucketcfg.o
 
 .PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak
 all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
@@ -47,8 +51,12 @@ $(DROP_LIB): $(DROP_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(CTL_BIN): $(BUILD)/ctl/sluicectl.o $(DROP_LIB) $(CORE_LIB)
-	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_CORE)
+$(CTL_BIN): $(CTL_OBJ) $(DROP_LIB) $(CORE_LIB)
+	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(XML_LIBS) $(LDLIBS_CORE)
+
+$(BUILD)/ctl/%.o: ctl/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(XML_CFLAGS) -c $< -o $@
 
 $(FCGI_BIN): $(FCGI_SRC:%.c=$(BUILD)/%.o) $(DROP_LIB) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) -lfcgi -ljansson $(LDLIBS_CORE)
@@ -66,6 +74,11 @@ $(BUILD)/tests/test_router: tests/unit/test_router.c fcgi/router.c fcgi/http.c f
 $(BUILD)/tests/test_body: tests/unit/test_body.c fcgi/body.c $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Ifcgi -o $@ $(filter %.c %.a,$^) $(LDALL) -lcmocka -ljansson $(LDLIBS_CORE)
+
+# the lifecycle and CORS merge of setup-bucket, over XML strings
+$(BUILD)/tests/test_bucketcfg: tests/unit/test_bucketcfg.c ctl/bucketcfg.c $(DROP_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Ictl $(XML_CFLAGS) -o $@ $(filter %.c %.a,$^) $(LDALL) -lcmocka $(XML_LIBS) $(LDLIBS_CORE)
 
 $(THUMBD_BIN): $(BUILD)/thumbs/thumbd.o $(BUILD)/thumbs/sandbox.o $(THUMB_OBJ) $(DROP_LIB) $(CORE_LIB)
 	$(CC) $(LDALL) -o $@ $(filter %.o %.a,$^) $(LDLIBS_GD) -lseccomp $(LDLIBS_CORE)
@@ -140,6 +153,11 @@ build-fuzz/fuzz_json: fuzz/fuzz_json.c fcgi/body.c $(DROP_SRC) $(CORE_SRC) $(wil
 	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ifcgi $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
 	    -o $@ $< fcgi/body.c $(DROP_SRC) $(CORE_SRC) -ljansson $(LDLIBS_CORE)
 
+build-fuzz/fuzz_bucketcfg: fuzz/fuzz_bucketcfg.c ctl/bucketcfg.c ctl/bucketcfg.h $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -Icore -Idrop -Ictl $(XML_CFLAGS) $(WARN) -Wno-missing-prototypes $(FUZZ_FLAGS) \
+	    -o $@ $< ctl/bucketcfg.c $(DROP_SRC) $(CORE_SRC) $(XML_LIBS) $(LDLIBS_CORE)
+
 FUZZ_REQ_SRC := fcgi/http.c fcgi/watchdog.c fcgi/router.c tests/tools/stub_handlers.c
 build-fuzz/fuzz_request: fuzz/fuzz_request.c $(FUZZ_REQ_SRC) $(DROP_SRC) $(CORE_SRC) $(wildcard core/*.h drop/*.h fcgi/*.h)
 	@mkdir -p build-fuzz
@@ -170,7 +188,7 @@ stop:
 	scripts/stack.sh stop
 
 format:
-	clang-format -i core/*.[ch] drop/*.[ch] fcgi/*.[ch] thumbs/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
+	clang-format -i core/*.[ch] drop/*.[ch] fcgi/*.[ch] thumbs/*.[ch] ctl/*.[ch] tests/unit/*.c tests/integration/*.c fuzz/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

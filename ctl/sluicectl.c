@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <libxml/parser.h>
 
+#include "bucketcfg.h"
 #include "config.h"
 #include "janitor.h"
 #include "json.h"
@@ -22,8 +24,10 @@ static const char usage[] =
     "  post-policy [--expires S] [--max-size N] [--content-type T] [--prefix] [--at ...] KEY\n"
     "                                print a browser POST form: the URL, then name=value fields\n"
     "  check                         reach the bucket and report what is wrong, in plain words\n"
-    "  setup-bucket [--force]        apply the CORS rule direct uploads need and a lifecycle\n"
-    "                                rule aborting stale multipart uploads; print the changes\n"
+    "  setup-bucket [--force]        add the CORS rule direct uploads need and a lifecycle\n"
+    "                                rule aborting stale multipart uploads to the bucket's own\n"
+    "                                rules (kept as they are); --force also replaces sluice's\n"
+    "                                rules when they say something else\n"
     "  janitor [--older-than DURATION] [--dry-run]\n"
     "                                abort stale multipart uploads under sluice's prefix\n"
     "CONFIG defaults to $SLUICE_CONFIG, else /etc/sluice/sluice.conf if it exists; the AWS_*\n"
@@ -330,6 +334,171 @@ out:
     return yes;
 }
 
+/* ---- the bucket's lifecycle and CORS documents (ctl/bucketcfg.h says what is sluice's) ---- */
+
+static char **cors_origins(struct sluice_config *c)
+{
+    static char *fallback[2];
+    fallback[0] = c->upload.public_url;
+    return c->upload.cors_origins ? c->upload.cors_origins : fallback;
+}
+
+/* The bucket's CORS (cors=1) or lifecycle document into doc, left empty when the bucket has
+ * none: S3's 404 with that document's own code (a 404 NoSuchBucket is an error). */
+static enum sl_err get_config(struct s3_client *cl, int cors, struct buf *doc,
+                              struct s3_result *r)
+{
+    enum sl_err e = s3_bucket_get_xml(cl, cors ? "cors" : "lifecycle", doc, r);
+    if (e == SL_ES3_NOTFOUND &&
+        !strcmp(r->code, cors ? "NoSuchCORSConfiguration" : "NoSuchLifecycleConfiguration")) {
+        buf_reset(doc);
+        return SL_OK;
+    }
+    return e;
+}
+
+static enum sl_err merge_part(struct sluice_config *c, int cors, const struct buf *doc,
+                              int force, struct bucketcfg_merge *m)
+{
+    if (cors)
+        return bucketcfg_cors(doc->data, doc->len, cors_origins(c), force, m);
+    return bucketcfg_lifecycle(doc->data, doc->len, c->s3.prefix, force, m);
+}
+
+/* what sluice's rule does, in words */
+static void say_mine(struct sluice_config *c, int cors)
+{
+    if (!cors) {
+        printf("multipart uploads under '%s' are aborted one day after they start\n",
+               c->s3.prefix);
+        return;
+    }
+    printf("GET, HEAD, PUT, POST from");
+    for (char **p = cors_origins(c); *p; p++)
+        printf(" %s", *p);
+    printf("; any header; ETag exposed\n");
+}
+
+static void say_shadows(const char *what, const struct bucketcfg_merge *m)
+{
+    for (size_t i = 0; i < m->n_foreign; i++)
+        if (m->foreign[i].shadows)
+            printf("warn %s rule %s comes before sluice's and answers browsers' PUT/POST from "
+                   "sluice's origins itself (S3 uses the first rule that matches)\n", what,
+                   m->foreign[i].line);
+}
+
+/* setup-bucket for one document: read it, merge sluice's rule into it, PUT it if that
+ * changed it, and read it back. 1 if something is wrong or left to --force. */
+static int setup_part(struct sluice_config *c, struct s3_client *cl, int cors, int force)
+{
+    const char *what = cors ? "CORS" : "lifecycle";
+    struct buf doc = BUF_INIT(1 << 20);
+    struct s3_result r = S3_RESULT_INIT;
+    struct bucketcfg_merge m = {0}, back = {0};
+    char act[64];
+    int bad = 1;
+    enum sl_err e = get_config(cl, cors, &doc, &r);
+    if (e) {
+        snprintf(act, sizeof act, "read the %s configuration", what);
+        explain(act, e, &r);
+        goto out;
+    }
+    if ((e = merge_part(c, cors, &doc, force, &m))) {
+        printf("%s: %s; the bucket's configuration is left as it is\n", what,
+               e == SL_EBADREQ ? "the bucket's document is not one sluicectl can read"
+                               : sl_err_str(e));
+        goto out;
+    }
+    for (size_t i = 0; i < m.n_foreign; i++)
+        printf("%s: kept rule %s\n", what, m.foreign[i].line);
+    if (!m.changed) {
+        if (m.found == BUCKETCFG_CURRENT) {
+            printf("%s: sluice's rule is already there: ", what);
+            say_mine(c, cors);
+            bad = 0;
+        } else {
+            printf("%s: sluice's rule says something else (%s); --force replaces it (and only "
+                   "it)\n", what, m.mine);
+        }
+        say_shadows(what, &m);
+        goto out;
+    }
+    if ((e = s3_bucket_put_xml(cl, cors ? "cors" : "lifecycle", m.doc, &r))) {
+        snprintf(act, sizeof act, "set the %s configuration", what);
+        explain(act, e, &r);
+        goto out;
+    }
+    /* the store may rewrite what it was sent (RGW does): what it now answers must still hold
+     * sluice's rule, current, and every rule it held before */
+    if ((e = get_config(cl, cors, &doc, &r)) || merge_part(c, cors, &doc, 0, &back) ||
+        back.found != BUCKETCFG_CURRENT || back.n_foreign != m.n_foreign) {
+        printf("FAIL %s: read back after the PUT, the bucket's document does not hold sluice's "
+               "rule and the %zu other%s\n", what, m.n_foreign, m.n_foreign == 1 ? "" : "s");
+        goto out;
+    }
+    printf("%s: %s sluice's rule: ", what, m.found == BUCKETCFG_ABSENT ? "added" : "replaced");
+    say_mine(c, cors);
+    say_shadows(what, &m);
+    bad = 0;
+out:
+    bucketcfg_merge_free(&m);
+    bucketcfg_merge_free(&back);
+    s3_result_free(&r);
+    buf_free(&doc);
+    return bad;
+}
+
+/* check for one document: the rules it leaves alone, and sluice's */
+static void check_part(struct sluice_config *c, struct s3_client *cl, int cors)
+{
+    const char *what = cors ? "CORS" : "lifecycle";
+    struct buf doc = BUF_INIT(1 << 20);
+    struct s3_result r = S3_RESULT_INIT;
+    struct bucketcfg_merge m = {0};
+    char act[64];
+    enum sl_err e = get_config(cl, cors, &doc, &r);
+    if (e) {
+        snprintf(act, sizeof act, "read the %s configuration", what);
+        explain(act, e, &r);
+        goto out;
+    }
+    if (cors && !cors_origins(c)[0]) {
+        printf("note upload.cors_origin and upload.public_url unset: direct uploads from "
+               "browsers are off, CORS not checked\n");
+        goto out;
+    }
+    if ((e = merge_part(c, cors, &doc, 0, &m))) {
+        printf("warn the bucket's %s document is not one sluicectl can read (%s)\n", what,
+               sl_err_str(e));
+        goto out;
+    }
+    for (size_t i = 0; i < m.n_foreign; i++)
+        printf("note %s rule left alone (not sluice's): %s\n", what, m.foreign[i].line);
+    switch (m.found) {
+    case BUCKETCFG_CURRENT:
+        printf("ok   %s: sluice's rule: ", what);
+        say_mine(c, cors);
+        break;
+    case BUCKETCFG_STALE:
+        printf("warn %s: sluice's rule says something else (%s): sluicectl setup-bucket "
+               "--force\n", what, m.mine);
+        break;
+    default:
+        if (cors)
+            printf("warn no CORS rule of sluice's: browsers cannot upload directly to the "
+                   "bucket (sluicectl setup-bucket)\n");
+        else
+            printf("warn no lifecycle rule of sluice's aborts incomplete multipart uploads "
+                   "(sluicectl setup-bucket)\n");
+    }
+    say_shadows(what, &m);
+out:
+    bucketcfg_merge_free(&m);
+    s3_result_free(&r);
+    buf_free(&doc);
+}
+
 static int cmd_check(struct sluice_config *c)
 {
     struct s3_client *cl;
@@ -399,27 +568,8 @@ static int cmd_check(struct sluice_config *c)
             bad = 1;
         }
     }
-    struct buf cors = BUF_INIT(1 << 20);
-    e = s3_bucket_get_xml(cl, "cors", &cors, &r);
-    if (e == SL_ES3_NOTFOUND)
-        printf("warn no CORS configuration: browsers cannot upload directly to the bucket "
-               "(sluicectl setup-bucket)\n");
-    else if (e)
-        explain("read the CORS configuration", e, &r);
-    else if (!strstr(buf_str(&cors), "<ExposeHeader>ETag</ExposeHeader>"))
-        printf("warn CORS does not expose ETag: browser multipart uploads cannot complete\n");
-    else
-        printf("ok   CORS configured, ETag exposed\n");
-    buf_reset(&cors);
-    e = s3_bucket_get_xml(cl, "lifecycle", &cors, &r);
-    if (e == SL_ES3_NOTFOUND || (!e && !strstr(buf_str(&cors), "AbortIncompleteMultipartUpload")))
-        printf("warn no lifecycle rule aborts incomplete multipart uploads (sluicectl "
-               "setup-bucket)\n");
-    else if (e)
-        explain("read the lifecycle configuration", e, &r);
-    else
-        printf("ok   a lifecycle rule aborts incomplete multipart uploads\n");
-    buf_free(&cors);
+    check_part(c, cl, 1);
+    check_part(c, cl, 0);
 out:
     s3_result_free(&r);
     s3_client_free(cl);
@@ -432,67 +582,15 @@ static int cmd_setup_bucket(struct sluice_config *c, int argc, char **argv)
     struct opts o = {0};
     if (parse_opts(argc, argv, &o, 0))
         return 1;
-    char *fallback[2] = {c->upload.public_url, NULL};
-    char **origins = c->upload.cors_origins ? c->upload.cors_origins : fallback;
+    char **origins = cors_origins(c);
     if (!origins[0])
         return die("%s", "setup-bucket: set upload.cors_origin (or upload.public_url): the "
                          "browser origins allowed to upload directly");
     struct s3_client *cl;
-    struct s3_result r = {0};
     if (s3_client_new(&c->s3, &cl))
         return die("%s", "out of memory");
-    struct buf x = BUF_INIT(1 << 20), old = BUF_INIT(1 << 20);
-    int rc = 0;
-    /* CORS: direct PUT/POST from the allowed origins; ETag exposed (multipart needs it) */
-    buf_puts(&x, "<CORSConfiguration><CORSRule>");
-    for (char **p = origins; *p; p++) {
-        buf_puts(&x, "<AllowedOrigin>");
-        xml_escape(&x, *p);
-        buf_puts(&x, "</AllowedOrigin>");
-    }
-    buf_puts(&x, "<AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod>"
-                 "<AllowedMethod>PUT</AllowedMethod><AllowedMethod>POST</AllowedMethod>"
-                 "<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>"
-                 "<MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>");
-    enum sl_err e = s3_bucket_get_xml(cl, "cors", &old, &r);
-    if (!e && old.len && !strstr(buf_str(&old), "<ExposeHeader>ETag</ExposeHeader>") &&
-        !o.force) {
-        printf("CORS: the bucket has another CORS configuration; --force replaces it\n");
-        rc = 1;
-    } else if ((e = s3_bucket_put_xml(cl, "cors", buf_str(&x), &r))) {
-        explain("set CORS", e, &r);
-        rc = 1;
-    } else {
-        printf("CORS: GET, HEAD, PUT, POST from");
-        for (char **p = origins; *p; p++)
-            printf(" %s", *p);
-        printf("; any header; ETag exposed\n");
-    }
-    /* lifecycle: abort multipart uploads under the prefix after a day */
-    buf_reset(&x);
-    buf_reset(&old);
-    e = s3_bucket_get_xml(cl, "lifecycle", &old, &r);
-    if (!e && old.len && !strstr(buf_str(&old), "<ID>sluice-abort-incomplete</ID>") && !o.force) {
-        printf("lifecycle: the bucket has other lifecycle rules; --force replaces them\n");
-        rc = 1;
-    } else {
-        buf_puts(&x, "<LifecycleConfiguration><Rule><ID>sluice-abort-incomplete</ID><Filter>"
-                     "<Prefix>");
-        xml_escape(&x, c->s3.prefix);
-        buf_puts(&x, "</Prefix></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload>"
-                     "<DaysAfterInitiation>1</DaysAfterInitiation>"
-                     "</AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>");
-        if ((e = s3_bucket_put_xml(cl, "lifecycle", buf_str(&x), &r))) {
-            explain("set the lifecycle rule", e, &r);
-            rc = 1;
-        } else {
-            printf("lifecycle: multipart uploads under '%s' are aborted one day after they "
-                   "start\n", c->s3.prefix);
-        }
-    }
-    buf_free(&x);
-    buf_free(&old);
-    s3_result_free(&r);
+    int rc = setup_part(c, cl, 1, o.force);
+    rc |= setup_part(c, cl, 0, o.force);
     s3_client_free(cl);
     return rc;
 }
@@ -552,6 +650,7 @@ int main(int argc, char **argv)
         rc = die("%s", "cannot initialise libcurl");
         goto out;
     }
+    xmlInitParser();
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
     if (!strcmp(cmd, "presign"))
@@ -564,6 +663,7 @@ int main(int argc, char **argv)
         rc = cmd_setup_bucket(&c, sub_argc, sub_argv);
     else
         rc = cmd_janitor(&c, sub_argc, sub_argv);
+    xmlCleanupParser();
     s3_global_cleanup();
 out:
     buf_free(&why);

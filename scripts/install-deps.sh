@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
     # build
     gcc make pkg-config libc6-dev
-    libcurl4-openssl-dev libssl-dev libfcgi-dev libgd-dev libexif-dev libcmocka-dev libjansson-dev libseccomp-dev
+    libcurl4-openssl-dev libssl-dev libfcgi-dev libgd-dev libexif-dev libcmocka-dev libjansson-dev libseccomp-dev libxml2-dev
     # tests and tools (node and npm come with the machine; the browser test's npm packages are
     # installed by the test itself from tests/browser/package-lock.json)
     valgrind curl python3 python3-boto3 python3-botocore awscli clang chromium

@@ -127,27 +127,105 @@ else
     bad "janitor" "Debian's awscli (/usr/bin/aws) is not installed"
 fi
 
-# setup-bucket: the CORS rule direct uploads need and the lifecycle rule, then check agrees
-# (the test bucket's own configuration is reset first: a previous run may have set it)
+# setup-bucket: the CORS rule direct uploads need and the lifecycle rule, merged into the
+# bucket's own rules (an operator's lifecycle and CORS rule, put there with awscli), then
+# check agrees. The test bucket's configuration is reset first: a previous run may have set it.
 aws_s3 s3api delete-bucket-lifecycle --bucket "$S3_BUCKET" >/dev/null 2>&1
 aws_s3 s3api delete-bucket-cors --bucket "$S3_BUCKET" >/dev/null 2>&1
 out=$(ctl check)
 contains "before setup-bucket, check warns about the lifecycle rule" "warn no lifecycle rule" "$out"
+cat > "$T/lc.json" <<'EOF'
+{"Rules": [{"ID": "operator-expire-logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled",
+            "Expiration": {"Days": 30}}]}
+EOF
+cat > "$T/cors.json" <<'EOF'
+{"CORSRules": [{"ID": "operator-cdn", "AllowedOrigins": ["https://cdn.example"],
+                "AllowedMethods": ["GET"], "MaxAgeSeconds": 60}]}
+EOF
+aws_s3 s3api put-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --lifecycle-configuration "file://$T/lc.json"
+check "the operator's lifecycle rule is put (awscli)" 0 "$?"
+aws_s3 s3api put-bucket-cors --bucket "$S3_BUCKET" --cors-configuration "file://$T/cors.json"
+check "the operator's CORS rule is put (awscli)" 0 "$?"
+# rules_seen: the lifecycle rules' IDs, then the CORS rules' IDs, each list sorted (awscli)
+rules_seen() {
+    { aws_s3 s3api get-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --query 'Rules[].ID' --output text
+      aws_s3 s3api get-bucket-cors --bucket "$S3_BUCKET" --query 'CORSRules[].ID' --output text
+    } 2>&1 | while read -r line; do printf '%s|' "$(printf '%s\n' $line | sort | tr '\n' ' ')"; done
+}
+foreign_seen() { # the operator's two rules, field by field (awscli)
+    aws_s3 s3api get-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --output text \
+        --query "Rules[?ID=='operator-expire-logs'] | [0].[Filter.Prefix, Status, Expiration.Days]"
+    aws_s3 s3api get-bucket-cors --bucket "$S3_BUCKET" --output text \
+        --query "CORSRules[?ID=='operator-cdn'] | [0].[AllowedOrigins[0], AllowedMethods[0], MaxAgeSeconds, length(AllowedOrigins), length(AllowedMethods)]"
+}
+FOREIGN=$(printf 'logs/\tEnabled\t30\nhttps://cdn.example\tGET\t60\t1\t1')
+BOTH="operator-expire-logs sluice-abort-incomplete |operator-cdn sluice-direct-upload |"
+check "before setup-bucket, only the operator's rules (awscli)" "operator-expire-logs |operator-cdn |" "$(rules_seen)"
 printf '[upload]\ncors_origin = http://127.0.0.1:8080\n' >> "$T/sluice.conf"
 out=$(ctl setup-bucket); rc=$?
 check "setup-bucket" 0 "$rc"
-contains "setup-bucket says what it set (CORS)" "CORS: GET, HEAD, PUT, POST from http://127.0.0.1:8080; any header; ETag exposed" "$out"
-contains "setup-bucket says what it set (lifecycle)" "multipart uploads under '$P/' are aborted one day after they start" "$out"
+contains "setup-bucket says what it set (CORS)" "CORS: added sluice's rule: GET, HEAD, PUT, POST from http://127.0.0.1:8080; any header; ETag exposed" "$out"
+contains "setup-bucket says what it set (lifecycle)" "lifecycle: added sluice's rule: multipart uploads under '$P/' are aborted one day after they start" "$out"
+contains "setup-bucket names the lifecycle rule it kept" "lifecycle: kept rule 'operator-expire-logs': Enabled, prefix 'logs/', Expiration (30 days)" "$out"
+contains "setup-bucket names the CORS rule it kept" "CORS: kept rule 'operator-cdn': origins https://cdn.example; methods GET" "$out"
+check "the operator's rules and sluice's, each once (awscli)" "$BOTH" "$(rules_seen)"
+check "the operator's rules are unchanged (awscli)" "$FOREIGN" "$(foreign_seen)"
+rule=$(aws_s3 s3api get-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --output text \
+       --query "Rules[?ID=='sluice-abort-incomplete'] | [0].[Filter.Prefix, Status, AbortIncompleteMultipartUpload.DaysAfterInitiation]")
+check "sluice's lifecycle rule, seen by awscli" "$(printf '%s/\tEnabled\t1' "$P")" "$rule"
+rule=$(aws_s3 s3api get-bucket-cors --bucket "$S3_BUCKET" --output text \
+       --query "CORSRules[1].[ID, join(',', AllowedOrigins), join(',', sort(AllowedMethods)), join(',', ExposeHeaders)]")
+check "sluice's CORS rule comes after the operator's (awscli)" "$(printf 'sluice-direct-upload\thttp://127.0.0.1:8080\tGET,HEAD,POST,PUT\tETag')" "$rule"
 out=$(ctl check)
-contains "check: CORS with ETag exposed" "ok   CORS configured, ETag exposed" "$out"
-contains "check: the lifecycle rule" "ok   a lifecycle rule aborts incomplete multipart uploads" "$out"
+contains "check: sluice's CORS rule" "ok   CORS: sluice's rule: GET, HEAD, PUT, POST from http://127.0.0.1:8080; any header; ETag exposed" "$out"
+contains "check: sluice's lifecycle rule" "ok   lifecycle: sluice's rule: multipart uploads under '$P/' are aborted one day after they start" "$out"
+contains "check names the operator's lifecycle rule" "note lifecycle rule left alone (not sluice's): 'operator-expire-logs': Enabled, prefix 'logs/', Expiration (30 days)" "$out"
+contains "check names the operator's CORS rule" "note CORS rule left alone (not sluice's): 'operator-cdn': origins https://cdn.example; methods GET" "$out"
 pre=$(curl -sS -D- -o /dev/null -X OPTIONS -H "Origin: http://127.0.0.1:8080" -H "Access-Control-Request-Method: PUT" "$AWS_ENDPOINT_URL/$S3_BUCKET/$P/x" | tr -d '\r')
 contains "a browser preflight from the allowed origin passes" "Access-Control-Allow-Origin: http://127.0.0.1:8080" "$pre"
 contains "and ETag is exposed to it" "Access-Control-Expose-Headers: ETag" "$pre"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X OPTIONS -H "Origin: http://evil.example" -H "Access-Control-Request-Method: PUT" "$AWS_ENDPOINT_URL/$S3_BUCKET/$P/x")
 check "a preflight from another origin is refused" 403 "$code"
-rule=$(aws_s3 s3api get-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --query 'Rules[0].AbortIncompleteMultipartUpload.DaysAfterInitiation' --output text)
-check "the lifecycle rule, seen by awscli" 1 "$rule"
+pre=$(curl -sS -D- -o /dev/null -X OPTIONS -H "Origin: https://cdn.example" -H "Access-Control-Request-Method: GET" "$AWS_ENDPOINT_URL/$S3_BUCKET/$P/x" | tr -d '\r')
+contains "the operator's CORS rule still answers its origin" "Access-Control-Allow-Origin: https://cdn.example" "$pre"
+
+# a second run changes nothing
+out=$(ctl setup-bucket); rc=$?
+check "setup-bucket again" 0 "$rc"
+contains "setup-bucket again: the lifecycle rule is already there" "lifecycle: sluice's rule is already there" "$out"
+contains "setup-bucket again: the CORS rule is already there" "CORS: sluice's rule is already there" "$out"
+check "after a second run, still each rule once (awscli)" "$BOTH" "$(rules_seen)"
+
+# sluice's rules out of date (another prefix, another origin): left as they are without
+# --force; --force replaces them and nothing else
+printf '[s3]\nprefix = %s/other/\n[upload]\ncors_origin = http://127.0.0.1:8081\n' "$P" > "$T/moved.conf"
+out=$("$CTL" -c "$T/moved.conf" check)
+contains "check: sluice's lifecycle rule is not current" "warn lifecycle: sluice's rule says something else ('sluice-abort-incomplete': Enabled, prefix '$P/'" "$out"
+contains "check: sluice's CORS rule is not current" "warn CORS: sluice's rule says something else" "$out"
+out=$("$CTL" -c "$T/moved.conf" setup-bucket); rc=$?
+check "setup-bucket without --force leaves an outdated rule of sluice's (exit 1)" 1 "$rc"
+contains "and says --force replaces it" "--force replaces it (and only it)" "$out"
+rule=$(aws_s3 s3api get-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --output text \
+       --query "Rules[?ID=='sluice-abort-incomplete'] | [0].Filter.Prefix")
+check "without --force sluice's rule is as it was (awscli)" "$P/" "$rule"
+out=$("$CTL" -c "$T/moved.conf" setup-bucket --force); rc=$?
+check "setup-bucket --force" 0 "$rc"
+contains "setup-bucket --force replaces sluice's lifecycle rule" "lifecycle: replaced sluice's rule: multipart uploads under '$P/other/'" "$out"
+contains "setup-bucket --force replaces sluice's CORS rule" "CORS: replaced sluice's rule: GET, HEAD, PUT, POST from http://127.0.0.1:8081;" "$out"
+check "after --force, still each rule once (awscli)" "$BOTH" "$(rules_seen)"
+check "after --force, the operator's rules are unchanged (awscli)" "$FOREIGN" "$(foreign_seen)"
+rule=$(aws_s3 s3api get-bucket-lifecycle-configuration --bucket "$S3_BUCKET" --output text \
+       --query "Rules[?ID=='sluice-abort-incomplete'] | [0].Filter.Prefix")
+check "after --force, sluice's lifecycle rule has the new prefix (awscli)" "$P/other/" "$rule"
+rule=$(aws_s3 s3api get-bucket-cors --bucket "$S3_BUCKET" --output text \
+       --query "CORSRules[?ID=='sluice-direct-upload'] | [0].AllowedOrigins[0]")
+check "after --force, sluice's CORS rule has the new origin (awscli)" "http://127.0.0.1:8081" "$rule"
+out=$("$CTL" -c "$T/moved.conf" check)
+contains "check agrees after --force (lifecycle)" "ok   lifecycle: sluice's rule" "$out"
+contains "check agrees after --force (CORS)" "ok   CORS: sluice's rule" "$out"
+# the operator's rules go again: later tests set up the bucket for themselves
+aws_s3 s3api delete-bucket-lifecycle --bucket "$S3_BUCKET" >/dev/null 2>&1
+aws_s3 s3api delete-bucket-cors --bucket "$S3_BUCKET" >/dev/null 2>&1
 
 # bad input: one clear line and a non-zero exit, never a crash
 printf '[s3]\nbucket = b\nnonsense\n' > "$T/bad.conf"
