@@ -3,7 +3,8 @@
 views (share page, download, health) against BASE until the file STOP exists (or --seconds
 pass). Writes one JSON line per upload that answered 201 (id, sha256) to OUT, and prints a
 summary: counts by status, and every failure — anything but 2xx/3xx, except 503 with
-Retry-After, which a client is told to retry.
+Retry-After, which a client is told to retry. Then downloads every upload that answered 201
+and compares it with what was sent.
 
   restart_load.py BASE TOKEN OUT STOP [--threads 4] [--seconds 120] [--seed N]
 """
@@ -83,6 +84,30 @@ for t in ts:
     t.start()
 for t in ts:
     t.join()
+# afterwards: every upload answered 201 downloads byte-identical (through the redirect to S3)
+def fetch(url):
+    p = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(p.hostname, p.port, timeout=60)
+    try:
+        c.request("GET", p.path + ("?" + p.query if p.query else ""))
+        r = c.getresponse()
+        return r.status, r.getheader("Location"), r.read()
+    finally:
+        c.close()
+
+
+differ = 0
+for x in uploads:
+    try:
+        st, loc, data = fetch(a.base + f"/d/{x['id']}/download")
+        if st in (301, 302, 303, 307) and loc:
+            st, loc, data = fetch(urllib.parse.urljoin(a.base, loc))
+        same = st == 200 and hashlib.sha256(data).hexdigest() == x["sha256"]
+    except Exception as e:   # noqa: BLE001 (any failure is the finding)
+        print(f"load: download of {x['id']} failed: {e!r}")
+        same = False
+    differ += not same
+print(f"load: {len(uploads) - differ} of {len(uploads)} uploads download byte-identical")
 with open(a.out, "w") as f:
     for x in uploads:
         f.write(json.dumps(x) + "\n")
@@ -91,4 +116,4 @@ for (what, st), n in sorted(counts.items(), key=str):
 for x in failures[:20]:
     print("load: FAILED " + x)
 print(f"load: {len(uploads)} uploads answered 201, {len(failures)} failed requests, seed {a.seed}")
-sys.exit(1 if failures else 0)
+sys.exit(1 if failures or differ else 0)
