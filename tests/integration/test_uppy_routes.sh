@@ -20,7 +20,7 @@ bytes_in() { metric sluice_upload_bytes_in_total "$B"; }
 # put_part URL FILE: the part straight to S3; prints "STATUS ETAG" (S3's ETag header, quoted)
 put_part() {
     curl -sS -o /dev/null -D - -T "$2" "$1" | tr -d '\r' |
-        awk 'NR == 1 { st = $2 } tolower($1) == "etag:" { e = $2 } END { print st, e }'
+        awk '/^HTTP\// { st = $2 } tolower($1) == "etag:" { e = $2 } END { print st, e }'
 }
 # parts_json N:ETAG...: the body @uppy/aws-s3 sends to complete
 parts_json() { python3 -c '
