@@ -268,21 +268,21 @@ out:
 
 /* The highest part number worth signing: every part but the last is at least S3's minimum
  * (Complete refuses smaller ones), so a part numbered past ceil(max_size / 5 MiB) belongs to
- * an upload larger than upload.max_size; and never past S3's 10,000. */
-static long max_part_number(const struct ctx *x)
+ * an upload larger than the token's max_size; and never past S3's 10,000. */
+static long max_part_number(const struct token *t)
 {
-    uint64_t max = x->cfg.upload.max_size, n = (max + S3_MIN_PART_SIZE - 1) / S3_MIN_PART_SIZE;
-    return max == 0 || n > S3_MAX_PARTS ? S3_MAX_PARTS : (long)n;
+    uint64_t n = (t->max_size + S3_MIN_PART_SIZE - 1) / S3_MIN_PART_SIZE;
+    return n > S3_MAX_PARTS ? S3_MAX_PARTS : (long)n;
 }
 
 /* 1 if part n may be signed, else 0 with the reply sent */
-static int part_allowed(const struct ctx *x, struct http *h, long n)
+static int part_allowed(const struct token *t, struct http *h, long n)
 {
     char msg[160];
-    long top = max_part_number(x);
+    long top = max_part_number(t);
     if (n <= top)
         return 1;
-    snprintf(msg, sizeof msg, "part %ld: upload.max_size allows at most %ld parts", n, top);
+    snprintf(msg, sizeof msg, "part %ld: max_size allows at most %ld parts", n, top);
     http_reply_error(h, SL_ETOOBIG, msg, NULL);
     return 0;
 }
@@ -364,7 +364,7 @@ HANDLER(uppy_sign_batch)
             http_reply_error(h, SL_EBADREQ, "bad partNumbers", NULL);
             goto out;
         }
-        if (!part_allowed(x, h, n))
+        if (!part_allowed(u.t, h, n))
             goto out;
         if (sign_part(x, &u, n, &url)) {
             http_reply_error(h, SL_EINTERNAL, NULL, NULL);
@@ -405,12 +405,13 @@ static int by_number(const void *a, const void *b)
 }
 
 /* The client's parts (1..N, body_parse_uppy_complete) against what S3 holds: each must be
- * there with the client's ETag, and together they must fit upload.max_size. On success want
- * carries S3's ETags and sizes. Parts S3 has beyond N are left out (Complete drops them). */
-static enum sl_err check_parts(const struct ctx *x, struct s3_part *want, size_t nwant,
+ * there with the client's ETag, and together they must fit max (the token's max_size). On
+ * success want carries S3's ETags and sizes. Parts S3 has beyond N are left out (Complete
+ * drops them). */
+static enum sl_err check_parts(uint64_t max, struct s3_part *want, size_t nwant,
                                struct s3_part *have, size_t nhave, char *msg, size_t cap)
 {
-    uint64_t total = 0, max = x->cfg.upload.max_size;
+    uint64_t total = 0;
     size_t j = 0;
     qsort(have, nhave, sizeof *have, by_number);
     for (size_t i = 0; i < nwant; i++) {
@@ -427,8 +428,8 @@ static enum sl_err check_parts(const struct ctx *x, struct s3_part *want, size_t
         want[i] = have[j];
         total += have[j].size;
     }
-    if (max && total > max) {
-        snprintf(msg, cap, "the parts add up to %llu bytes, more than upload.max_size (%llu)",
+    if (total > max) {
+        snprintf(msg, cap, "the parts add up to %llu bytes, more than max_size (%llu)",
                  (unsigned long long)total, (unsigned long long)max);
         return SL_ETOOBIG;
     }
@@ -441,8 +442,8 @@ static enum sl_err check_parts(const struct ctx *x, struct s3_part *want, size_t
  * is 400, a part S3 does not hold (or holds with another ETag) 409: both leave the multipart
  * upload and the reservation as they were, since @uppy/aws-s3 keeps an upload whose complete
  * failed for a retry and aborts it only when the user cancels (its abort call; otherwise the
- * janitor, after upload.reserve_ttl). Parts adding up to more than upload.max_size are 413,
- * and the upload is aborted and unreserved: no retry can make it fit. */
+ * janitor, after upload.reserve_ttl). Parts adding up to more than the token's max_size
+ * are 413, and the upload is aborted and unreserved: no retry can make it fit. */
 HANDLER(uppy_complete)
 {
     struct mpu u;
@@ -463,7 +464,7 @@ HANDLER(uppy_complete)
         goto fail;
     }
     if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &have, &nhave, &r)) ||
-        (e = check_parts(x, want, nwant, have, nhave, msg, sizeof msg)))
+        (e = check_parts(u.t->max_size, want, nwant, have, nhave, msg, sizeof msg)))
         goto fail;
     if ((e = s3_mpu_complete(c, buf_str(&u.key), u.upload_id, want, nwant, &r)) ||
         (e = drop_commit_direct(c, x->cfg.s3.prefix, x->spool, u.id, &u.rv, NULL, &d, msg,
@@ -485,6 +486,7 @@ fail:
     if (e == SL_ETOOBIG) {   /* (best effort: what is left is the janitor's) */
         s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
         drop_unreserve(c, x->cfg.s3.prefix, u.id);
+        quota_unreserve(x, u.t, u.id);
     }
     http_reply_error(h, e, msg[0] ? msg : NULL, NULL);
 out:
@@ -507,7 +509,7 @@ HANDLER(uppy_sign_part)
         http_reply_error(h, SL_ENOTFOUND, "no such route", NULL);
         goto out;
     }
-    if (!part_allowed(x, h, n))
+    if (!part_allowed(u.t, h, n))
         goto out;
     if (sign_part(x, &u, n, &url)) {
         http_reply_error(h, SL_EINTERNAL, NULL, NULL);
