@@ -36,7 +36,7 @@ XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/
 XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 CTL_OBJ := $(BUILD)/ctl/sluicectl.o $(BUILD)/ctl/bucketcfg.o
 
-.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak
+.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak soak-slow
 all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
 
 $(BUILD)/%.o: %.c
@@ -121,6 +121,11 @@ SOAK_MINUTES ?= 10
 soak: all
 	BUILD=$(BUILD) CHAOS_UPLOADS=1000000 CHAOS_MINUTES=$(SOAK_MINUTES) scripts/run-tests.sh only \
 	    tests/integration/test_chaos.sh $(if $(SEED),--seed $(SEED))
+
+# The slow-client test at full length: 20 MiB at a constant 50 kB/s against a store that
+# drops a request idle for 20 s (~7 min; `make test` runs a shortened variant of it).
+soak-slow: all
+	BUILD=$(BUILD) SLOW_FULL=1 scripts/run-tests.sh only tests/integration/test_slow_client.sh
 
 # ASan + UBSan build of everything, then the unit and integration tests under it.
 # Reports from the worker processes (which run under spawn-fcgi, stderr elsewhere) go to

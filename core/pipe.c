@@ -93,10 +93,19 @@ static enum sl_err put_single(struct pipe *p, uint64_t len)
     struct src s = {p->q, 0, len, 0};
     struct s3_body body = {.length = len, .read = src_read, .rewind = src_rewind, .ud = &s};
     struct s3_result r = S3_RESULT_INIT;
+    uint64_t tail;
+    /* the request opens only once the whole body is queued (it fits: size <= part size <=
+     * capacity), as a part does (take_part): a client slower than a 64 KiB read per S3
+     * request timeout would otherwise stall the PUT's body between reads */
+    enum sl_err e = queue_wait_until(p->q, len, &tail);
+    if (e)
+        return e;
+    if (tail < len)
+        return SL_ESHORT_BODY;
     /* from the first attempt on the object may exist: a PUT cut off after its last byte may
      * still have been stored, so a rollback must delete it whatever we were told */
     p->maybe_stored = 1;
-    enum sl_err e = s3_put_object(p->c, p->o.key, &body, p->o.put, &r);
+    e = s3_put_object(p->c, p->o.key, &body, p->o.put, &r);
     count(p, &r);
     s3_result_free(&r);
     if (!e) {
@@ -137,23 +146,24 @@ static enum sl_err add_part(struct pipe *p, uint64_t at, uint64_t n, int *no)
 }
 
 /* the next part for a sender: its number, position and length; 0 when there is none left.
- * With an unknown size a part's length is known only once it is full or the body ended. */
+ * A part is handed out only once all its bytes are in the queue, whether its length is known
+ * in advance or only once it is full or the body ended: a request opened earlier would sit
+ * idle while a slow client fills the parts before it, and S3 drops a request body that
+ * stalls (~20 s on AWS, RGW's request_timeout_ms), so slow clients got retries, then a 503. */
 static enum sl_err take_part(struct pipe *p, int *no, uint64_t *pos, uint64_t *len)
 {
     enum sl_err e = SL_OK;
     *no = 0;
     pthread_mutex_lock(&p->assign);
-    uint64_t at = p->next_off, n = 0, size = p->o.size, ps = p->part_size;
+    uint64_t at = p->next_off, n = 0, size = p->o.size, ps = p->part_size, tail;
+    uint64_t want = size == PIPE_SIZE_UNKNOWN ? ps : size - at < ps ? size - at : ps;
     if (p->finished)
         goto out;
-    if (size != PIPE_SIZE_UNKNOWN) {
-        n = size - at < ps ? size - at : ps;
-    } else {
-        uint64_t tail;
-        if ((e = queue_wait_until(p->q, at + ps, &tail)) == SL_OK)
-            n = tail - at < ps ? tail - at : ps;
-    }
-    if (n == 0) {
+    if (want > 0 && (e = queue_wait_until(p->q, at + want, &tail)) == SL_OK)
+        n = tail - at < want ? tail - at : want;
+    if (!e && size != PIPE_SIZE_UNKNOWN && n < want)
+        e = SL_ESHORT_BODY;   /* closed before its announced size */
+    if (n == 0 || e) {
         p->finished = 1;   /* all handed out, or the queue failed: no sender takes more */
         goto out;
     }

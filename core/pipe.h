@@ -3,11 +3,13 @@
  * multipart otherwise (part sizes within S3's 5 MiB .. 10,000 parts rules), with up to
  * `parallel` parts on the wire at once.
  *
- * Each request's bytes stay in the queue (peeked, not consumed) until S3 acknowledges them,
- * so a transient S3 error on a part is retried from memory without failing the upload; the
- * queue's capacity stays the only per-upload buffer. The pipe never declares success before
- * the producer has closed the queue: a body that ends early, runs long or is aborted fails
- * the pipe. On failure the queue is aborted, which wakes a blocked producer.
+ * A request is opened only once all its bytes are in the queue (S3 drops a request whose body
+ * stalls, which a slow client would otherwise cause), and they stay there (peeked, not
+ * consumed) until S3 acknowledges them, so a transient S3 error on a part is retried from
+ * memory without failing the upload; the queue's capacity stays the only per-upload buffer.
+ * The pipe never declares success before the producer has closed the queue: a body that ends
+ * early, runs long or is aborted fails the pipe. On failure the queue is aborted, which wakes
+ * a blocked producer.
  *
  * Ownership: the s3_client and queue are lent to the pipe's thread from pipe_start() until
  * pipe_wait() returns; opts strings are borrowed until pipe_free(). */

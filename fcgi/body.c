@@ -1,6 +1,7 @@
 #include "body.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -135,4 +136,58 @@ enum sl_err body_parse_uppy_create(const char *s, size_t n, struct body_uppy_cre
         e = SL_EBADREQ;
     json_decref(o);
     return e;
+}
+
+/* one element of "parts": its number (1..S3_MAX_PARTS) and ETag, or -1 */
+static int uppy_part(json_t *o, struct s3_part *p)
+{
+    const char *v;
+    size_t len;
+    json_t *num = json_object_get(o, "PartNumber");
+    if (!json_is_object(o) || !json_is_integer(num) || json_integer_value(num) < 1 ||
+        json_integer_value(num) > S3_MAX_PARTS || get_str(o, "ETag", &v, &len) != 1 ||
+        len == 0 || len >= sizeof p->etag || memchr(v, '\0', len))
+        return -1;
+    memset(p, 0, sizeof *p);
+    p->number = (int)json_integer_value(num);
+    memcpy(p->etag, v, len);
+    return 0;
+}
+
+static int by_number(const void *a, const void *b)
+{
+    const struct s3_part *x = a, *y = b;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+enum sl_err body_parse_uppy_complete(const char *s, size_t n, struct s3_part **parts,
+                                     size_t *count)
+{
+    json_t *o;
+    struct s3_part *p = NULL;
+    size_t k = 0;
+    *parts = NULL;
+    *count = 0;
+    enum sl_err e = parse(s, n, 0, &o);
+    json_t *a = e ? NULL : json_object_get(o, "parts");
+    if (!e && (!json_is_array(a) || (k = json_array_size(a)) == 0 || k > S3_MAX_PARTS))
+        e = SL_EBADREQ;
+    if (!e && !(p = calloc(k, sizeof *p)))
+        e = SL_ENOMEM;
+    for (size_t i = 0; !e && i < k; i++)
+        if (uppy_part(json_array_get(a, i), &p[i]))
+            e = SL_EBADREQ;
+    if (!e)
+        qsort(p, k, sizeof *p, by_number);
+    for (size_t i = 0; !e && i < k; i++)
+        if (p[i].number != (int)i + 1)   /* a gap or a number twice */
+            e = SL_EBADREQ;
+    json_decref(o);
+    if (e) {
+        free(p);
+        return e;
+    }
+    *parts = p;
+    *count = k;
+    return SL_OK;
 }

@@ -10,6 +10,7 @@
 
 #include "drop.h"
 #include "err.h"
+#include "s3.h"
 
 /* POST /api/uploads: {"name", "size", "content_type", "mode": "put" | "post"}; name and size
  * are required */
@@ -37,5 +38,13 @@ struct body_uppy_create {
     char type[128];
 };
 enum sl_err body_parse_uppy_create(const char *s, size_t n, struct body_uppy_create *out);
+
+/* POST /s3/multipart/{uploadId}/complete (Uppy): {"parts": [{"PartNumber": n, "ETag": "..."},
+ * ...]}, the parts the client uploaded. Required: at least one part, numbered 1..N with each
+ * number once (any order) — a gap is a part the client never had, so the file would be
+ * truncated; an ETag of 1..127 bytes. *parts (number and etag; size 0) comes back sorted by
+ * number and malloc'ed: the caller free()s it. After an error it is NULL. */
+enum sl_err body_parse_uppy_complete(const char *s, size_t n, struct s3_part **parts,
+                                     size_t *count);
 
 #endif

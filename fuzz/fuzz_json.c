@@ -51,6 +51,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (body_parse_uppy_create(s, size, &bu) == SL_OK)
         sane_name(bu.name);
     (void)body_parse_complete(s, size, sha);   /* memory safety only: it checks its own digits */
+    struct s3_part *parts;
+    size_t np;
+    if (body_parse_uppy_complete(s, size, &parts, &np) == SL_OK) {
+        for (size_t i = 0; i < np; i++)   /* 1..N in order, each with an ETag */
+            if (parts[i].number != (int)i + 1 || !parts[i].etag[0] ||
+                strlen(parts[i].etag) >= sizeof parts[i].etag)
+                abort();
+        free(parts);
+    } else if (parts || np) {
+        abort();
+    }
 
     struct buf w = BUF_INIT(1 << 22);
     if (json_strn(&w, s, size) == SL_OK) {

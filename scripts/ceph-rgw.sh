@@ -16,7 +16,9 @@
 #   MEMSTORE_BYTES (default 4 GiB), S3_ACCESS_KEY/S3_SECRET_KEY (default: random),
 #   RGW_GC_SECONDS (default 60: how soon deleted objects' space is reclaimed; the benchmarks,
 #   which push tens of GiB through, use 5),
-#   BUCKET (default test-bucket), S3_TIMING=1 (phase timings on stderr).
+#   BUCKET (default test-bucket), S3_TIMING=1 (phase timings on stderr),
+#   RGW_REQUEST_TIMEOUT_MS (beast's request_timeout_ms: how long a request may send nothing
+#   before RGW drops it; RGW's default 65000; AWS drops a stalled body after ~20 s).
 set -Eeuo pipefail
 
 PKGS="radosgw ceph-mon ceph-osd ceph-common curl"
@@ -124,7 +126,7 @@ osd memory target = 939524096
 osd op num shards = 1
 osd op num threads per shard = 2
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT${RGW_REQUEST_TIMEOUT_MS:+ request_timeout_ms=$RGW_REQUEST_TIMEOUT_MS}
 rgw data = $D/rgw
 rgw dns name =
 rgw enable usage log = false

@@ -5,7 +5,8 @@
  *   GET    /s3/multipart/{uploadId}?key=              -> [{PartNumber, ETag, Size}]
  *   GET    /s3/multipart/{uploadId}/{n}?key=          -> {url, expires}
  *   GET    /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2 -> {presignedUrls: {...}}
- *   POST   /s3/multipart/{uploadId}/complete?key=     -> {location, key, bucket} (+ the drop)
+ *   POST   /s3/multipart/{uploadId}/complete?key=  {parts: [{PartNumber, ETag}]}
+ *                                                  -> {location, key, bucket} (+ the drop)
  *   DELETE /s3/multipart/{uploadId}?key=              -> {}
  * Keys are made by sluice (<prefix>drops/<id>, each with a reservation). The upload's
  * capability (drop/cap.h) rides in the uploadId sluice hands out — "<upload token>.<S3's upload
@@ -265,6 +266,27 @@ out:
     return ok;
 }
 
+/* The highest part number worth signing: every part but the last is at least S3's minimum
+ * (Complete refuses smaller ones), so a part numbered past ceil(max_size / 5 MiB) belongs to
+ * an upload larger than the token's max_size; and never past S3's 10,000. */
+static long max_part_number(const struct token *t)
+{
+    uint64_t n = (t->max_size + S3_MIN_PART_SIZE - 1) / S3_MIN_PART_SIZE;
+    return n > S3_MAX_PARTS ? S3_MAX_PARTS : (long)n;
+}
+
+/* 1 if part n may be signed, else 0 with the reply sent */
+static int part_allowed(const struct token *t, struct http *h, long n)
+{
+    char msg[160];
+    long top = max_part_number(t);
+    if (n <= top)
+        return 1;
+    snprintf(msg, sizeof msg, "part %ld: max_size allows at most %ld parts", n, top);
+    http_reply_error(h, SL_ETOOBIG, msg, NULL);
+    return 0;
+}
+
 static enum sl_err sign_part(const struct ctx *x, const struct mpu *u, long n, struct buf *url)
 {
     struct buf q = BUF_INIT(4096);
@@ -342,6 +364,8 @@ HANDLER(uppy_sign_batch)
             http_reply_error(h, SL_EBADREQ, "bad partNumbers", NULL);
             goto out;
         }
+        if (!part_allowed(u.t, h, n))
+            goto out;
         if (sign_part(x, &u, n, &url)) {
             http_reply_error(h, SL_EINTERNAL, NULL, NULL);
             goto out;
@@ -358,25 +382,91 @@ out:
     buf_free(&u.key);
 }
 
+/* ETags equal but for the quotes S3 puts around them (Uppy passes S3's header on verbatim; a
+ * client may strip them) */
+static int same_etag(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= 2 && a[0] == '"' && a[la - 1] == '"') {
+        a++;
+        la -= 2;
+    }
+    if (lb >= 2 && b[0] == '"' && b[lb - 1] == '"') {
+        b++;
+        lb -= 2;
+    }
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+static int by_number(const void *a, const void *b)
+{
+    const struct s3_part *x = a, *y = b;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+/* The client's parts (1..N, body_parse_uppy_complete) against what S3 holds: each must be
+ * there with the client's ETag, and together they must fit max (the token's max_size). On
+ * success want carries S3's ETags and sizes. Parts S3 has beyond N are left out (Complete
+ * drops them). */
+static enum sl_err check_parts(uint64_t max, struct s3_part *want, size_t nwant,
+                               struct s3_part *have, size_t nhave, char *msg, size_t cap)
+{
+    uint64_t total = 0;
+    size_t j = 0;
+    qsort(have, nhave, sizeof *have, by_number);
+    for (size_t i = 0; i < nwant; i++) {
+        while (j < nhave && have[j].number < want[i].number)
+            j++;
+        if (j == nhave || have[j].number != want[i].number) {
+            snprintf(msg, cap, "part %d is not in the storage", want[i].number);
+            return SL_ECONFLICT;
+        }
+        if (!same_etag(want[i].etag, have[j].etag)) {
+            snprintf(msg, cap, "part %d is not the one the storage holds (ETag)", want[i].number);
+            return SL_ECONFLICT;
+        }
+        want[i] = have[j];
+        total += have[j].size;
+    }
+    if (total > max) {
+        snprintf(msg, cap, "the parts add up to %llu bytes, more than max_size (%llu)",
+                 (unsigned long long)total, (unsigned long long)max);
+        return SL_ETOOBIG;
+    }
+    return SL_OK;
+}
+
+/* The client says which parts make its file (Uppy sends them all, with the ETags S3 gave it)
+ * and S3's ListParts says what is stored: without the client's list a missing middle part
+ * made a truncated drop, committed without an error. A list that is malformed or has a gap
+ * is 400, a part S3 does not hold (or holds with another ETag) 409: both leave the multipart
+ * upload and the reservation as they were, since @uppy/aws-s3 keeps an upload whose complete
+ * failed for a retry and aborts it only when the user cancels (its abort call; otherwise the
+ * janitor, after upload.reserve_ttl). Parts adding up to more than the token's max_size
+ * are 413, and the upload is aborted and unreserved: no retry can make it fit. */
 HANDLER(uppy_complete)
 {
     struct mpu u;
-    struct s3_part *parts = NULL;
-    size_t n = 0;
+    struct buf body = BUF_INIT(1 << 20);
+    struct s3_part *want = NULL, *have = NULL;
+    size_t nwant = 0, nhave = 0;
     struct s3_result r = S3_RESULT_INIT;
     struct drop_meta d;
     char msg[200] = "";
     enum sl_err e;
     if (!mpu_open(x, h, c, m, &u))
         goto out;
-    /* the parts S3 has are the truth: the client's list is not needed */
-    if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &parts, &n, &r)))
-        goto fail;
-    if (n == 0) {
-        e = SL_ECONFLICT;
+    if (!http_body(h, &body))
+        goto out;
+    if ((e = body_parse_uppy_complete(body.data ? body.data : "", body.len, &want, &nwant))) {
+        snprintf(msg, sizeof msg, "the body must list the parts: {\"parts\": [{\"PartNumber\": "
+                                  "1, \"ETag\": \"...\"}, ...]}, numbered 1..N");
         goto fail;
     }
-    if ((e = s3_mpu_complete(c, buf_str(&u.key), u.upload_id, parts, n, &r)) ||
+    if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &have, &nhave, &r)) ||
+        (e = check_parts(u.t->max_size, want, nwant, have, nhave, msg, sizeof msg)))
+        goto fail;
+    if ((e = s3_mpu_complete(c, buf_str(&u.key), u.upload_id, want, nwant, &r)) ||
         (e = drop_commit_direct(c, x->cfg.s3.prefix, x->spool, u.id, &u.rv, NULL, &d, msg,
                                 sizeof msg)))
         goto fail;
@@ -393,10 +483,17 @@ HANDLER(uppy_complete)
     http_reply_json(h, 200, j, NULL);
     goto out;
 fail:
+    if (e == SL_ETOOBIG) {   /* (best effort: what is left is the janitor's) */
+        s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
+        drop_unreserve(c, x->cfg.s3.prefix, u.id);
+        quota_unreserve(x, u.t, u.id);
+    }
     http_reply_error(h, e, msg[0] ? msg : NULL, NULL);
 out:
     s3_result_free(&r);
-    free(parts);
+    free(want);
+    free(have);
+    buf_free(&body);
     buf_free(&u.key);
 }
 
@@ -412,6 +509,8 @@ HANDLER(uppy_sign_part)
         http_reply_error(h, SL_ENOTFOUND, "no such route", NULL);
         goto out;
     }
+    if (!part_allowed(u.t, h, n))
+        goto out;
     if (sign_part(x, &u, n, &url)) {
         http_reply_error(h, SL_EINTERNAL, NULL, NULL);
         goto out;

@@ -137,13 +137,15 @@ class Upload:
             q = "?key=" + urllib.parse.quote(self.key, safe="")
             base = "/s3/multipart/" + urllib.parse.quote(self.uid, safe="")
             cut = 5 << 20
+            self.parts = []
             for n, part in ((1, self.data[:cut]), (2, self.data[cut:])):
                 st, j = api("GET", "%s/%d%s" % (base, n, q))
                 if st != 200:
                     return violation("owner: sign part %d of %s: %s" % (n, self.id, st))
-                st, _ = put_url(j["url"], part)
+                st, hdrs = put_url(j["url"], part)
                 if st != 200:
                     return violation("owner: part %d of %s: %s" % (n, self.id, st))
+                self.parts.append({"PartNumber": n, "ETag": hdrs.get("etag", "")})
         self.state = "sent"
 
     def complete(self):
@@ -153,7 +155,8 @@ class Upload:
             want = 201
         else:
             q = "?key=" + urllib.parse.quote(self.key, safe="")
-            st, j = api("POST", "/s3/multipart/%s/complete%s" % (urllib.parse.quote(self.uid, safe=""), q), {})
+            st, j = api("POST", "/s3/multipart/%s/complete%s" % (urllib.parse.quote(self.uid, safe=""), q),
+                        {"parts": self.parts})
             want = 200
         if st != want:
             return violation("owner: complete %s: %s %s" % (self.id, st, j))
@@ -225,7 +228,8 @@ def attack(v):
         ("cancel it", lambda: api("DELETE", "/api/uploads/" + v.id, None, {"X-Upload-Token": fake_ut})[0]),
         ("sign a part", lambda: api("GET", "/s3/multipart/%s/1%s" % (forged, q))[0]),
         ("list parts", lambda: api("GET", "/s3/multipart/%s%s" % (forged, q))[0]),
-        ("complete the multipart upload", lambda: api("POST", "/s3/multipart/%s/complete%s" % (forged, q), {})[0]),
+        ("complete the multipart upload", lambda: api("POST", "/s3/multipart/%s/complete%s" % (forged, q),
+                                                      {"parts": getattr(v, "parts", None) or [{"PartNumber": 1, "ETag": "x"}]})[0]),
         ("abort the multipart upload", lambda: api("DELETE", "/s3/multipart/%s%s" % (forged, q))[0]),
         ("delete the drop", lambda: api("DELETE", "/api/drops/" + v.id, None, {"X-Delete-Token": fake_ut})[0]),
     ]

@@ -3,13 +3,18 @@
 any byte, which curl cannot. Loopback only. Prints one line: STATUS SECONDS [BODY...].
 
   rawclient.py PORT PATH TOKEN TOTAL [--chunked] [--stop-at N [--rst]] [--idle-at N]
-               [--rate BYTES_PER_S] [--timeout S] [--header 'Name: value' ...]
+               [--rate BYTES_PER_S [--rate-from N] [--rate-to N]] [--pause-at N --pause S]
+               [--sha-file PATH] [--timeout S] [--header 'Name: value' ...]
 --stop-at N: send N body bytes, then close (FIN, or RST with --rst) without reading.
 --idle-at N: send N body bytes, then wait for the answer without sending more.
---rate R:    send at about R bytes/s.
+--rate R:    send at about R bytes/s; only the body bytes [rate-from, rate-to) if given, the
+             others as fast as the server takes them.
+--pause-at N, --pause S: after N body bytes, send nothing for S seconds, then go on.
+--sha-file:  write the SHA-256 of the body bytes sent there (hex).
 Otherwise it sends everything, and SECONDS is the time from the last body byte to the answer.
 """
 import argparse
+import hashlib
 import socket
 import struct
 import sys
@@ -25,6 +30,11 @@ p.add_argument("--stop-at", type=int)
 p.add_argument("--rst", action="store_true")
 p.add_argument("--idle-at", type=int)
 p.add_argument("--rate", type=float)
+p.add_argument("--rate-from", type=int, default=0)
+p.add_argument("--rate-to", type=int)
+p.add_argument("--pause-at", type=int)
+p.add_argument("--pause", type=float, default=0)
+p.add_argument("--sha-file")
 p.add_argument("--timeout", type=float, default=120)
 p.add_argument("--header", action="append", default=[])
 a = p.parse_args()
@@ -43,16 +53,26 @@ for cut in (a.stop_at, a.idle_at):
 block = bytes(range(256)) * 256  # 64 KiB
 sent = 0
 start = time.time()
+rate_to = limit if a.rate_to is None else a.rate_to
+digest = hashlib.sha256()
 try:
     while sent < limit:
         n = min(len(block), limit - sent)
-        if a.rate:
+        # (chunks end at the points where the pace changes, so each byte gets its own pace)
+        for mark in (a.rate_from, rate_to, a.pause_at):
+            if mark is not None and sent < mark:
+                n = min(n, mark - sent)
+        slow = a.rate and a.rate_from <= sent < rate_to
+        if slow:
             n = min(n, max(1, int(a.rate / 20)))
         data = block[:n]
         s.sendall(b"%x\r\n%s\r\n" % (n, data) if a.chunked else data)
+        digest.update(data)
         sent += n
-        if a.rate:
+        if slow:
             time.sleep(n / a.rate)
+        if a.pause_at is not None and sent == a.pause_at:
+            time.sleep(a.pause)
     if a.stop_at is not None:
         if a.rst:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -63,6 +83,9 @@ try:
         s.sendall(b"0\r\n\r\n")
 except OSError as e:  # the server answered early and closed: read what it said
     pass
+if a.sha_file:
+    with open(a.sha_file, "w") as f:
+        f.write(digest.hexdigest() + "\n")
 last = time.time()
 s.settimeout(a.timeout)
 resp = b""

@@ -110,7 +110,7 @@ u=$(curl -sS -H "$AUTH" "$B/s3/multipart/$(urlq "$uid")/1?key=$(urlq "$key")" | 
 a=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT -H "x-amz-copy-source: /$S3_BUCKET/private-$$/secret.txt" "$u")
 say "part URL + x-amz-copy-source: <a private object>" "S3 $a"
 check "UploadPartCopy with the part signer: refused" 403 "$a"
-check "with no part stored, its complete commits nothing" 409 "$(code -H "$AUTH" -X POST "$B/s3/multipart/$(urlq "$uid")/complete?key=$(urlq "$key")")"
+check "with no part stored, its complete commits nothing" 409 "$(code -H "$AUTH" -d '{"parts":[{"PartNumber":1,"ETag":"x"}]}' "$B/s3/multipart/$(urlq "$uid")/complete?key=$(urlq "$key")")"
 check "so its link still says uploading" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$cid" | jget status)"
 check "the secret never becomes a drop" 1 "$([ "$(dl_sha "$cid")" != "$SSHA" ] && echo 1)"
 json=$(curl -sS -H "$AUTH" -d "{\"name\":\"page.html\",\"size\":$(stat -c %s "$W/victim"),\"content_type\":\"text/html\"}" "$B/api/uploads")
@@ -144,8 +144,9 @@ a=$(code -H "$AUTH" -X POST "$B/s3/multipart/$(urlq "$fake")/complete?key=$(urlq
 say "complete the victim's multipart upload with a made-up upload token" "$a"; check "complete another's multipart: 403" "403 forbidden" "$a"
 check "the victim's multipart upload is still there" 1 "$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$key" --query 'length(Uploads || `[]`)' --output text)"
 u=$(curl -sS -H "$AUTH" "$B/s3/multipart/$(urlq "$uid")/1?key=$(urlq "$key")" | jget url)
-check "the owner's part" 200 "$(code -T "$W/victim" "$u")"
-check "the owner completes" 200 "$(code -H "$AUTH" -X POST "$B/s3/multipart/$(urlq "$uid")/complete?key=$(urlq "$key")")"
+check "the owner's part" 200 "$(code -D "$W/hdrs" -T "$W/victim" "$u")"
+etag=$(tr -d '\r' < "$W/hdrs" | awk 'tolower($1) == "etag:" { print $2 }')
+check "the owner completes" 200 "$(code -H "$AUTH" -d "{\"parts\":[{\"PartNumber\":1,\"ETag\":$etag}]}" "$B/s3/multipart/$(urlq "$uid")/complete?key=$(urlq "$key")")"
 check "byte-identical" "$VSHA" "$(dl_sha "$id")"
 
 # -- names: no bidi or C1 controls survive; one Cache-Control per reply

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "body.h"
@@ -102,6 +103,67 @@ static void test_uppy_create(void **state)
     assert_int_equal(body_parse_uppy_create(P("[{\"filename\":\"a\"}]"), &b), SL_EBADREQ);
 }
 
+static void test_uppy_complete(void **state)
+{
+    (void)state;
+    struct s3_part *p;
+    size_t n;
+    /* Uppy's own body; any order; members of its own ignored */
+    assert_int_equal(body_parse_uppy_complete(P("{\"parts\":[{\"PartNumber\":2,\"ETag\":"
+                                                "\"\\\"b2\\\"\"},{\"PartNumber\":1,\"ETag\":\"a1\","
+                                                "\"Size\":5}],\"x\":1}"), &p, &n),
+                     SL_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].number, 1);
+    assert_string_equal(p[0].etag, "a1");
+    assert_int_equal(p[1].number, 2);
+    assert_string_equal(p[1].etag, "\"b2\"");
+    assert_int_equal(p[1].size, 0);
+    free(p);
+    static const char *const bad[] = {
+        "", "{}", "[]", "{\"parts\":[]}", "{\"parts\":{}}", "{\"parts\":null}",
+        "{\"parts\":[1]}", "{\"parts\":[{\"PartNumber\":1}]}",          /* no ETag */
+        "{\"parts\":[{\"ETag\":\"a\"}]}", "{\"parts\":[{\"PartNumber\":1,\"ETag\":\"\"}]}",
+        "{\"parts\":[{\"PartNumber\":1,\"ETag\":1}]}",
+        "{\"parts\":[{\"PartNumber\":\"1\",\"ETag\":\"a\"}]}",
+        "{\"parts\":[{\"PartNumber\":0,\"ETag\":\"a\"}]}",
+        "{\"parts\":[{\"PartNumber\":10001,\"ETag\":\"a\"}]}",
+        "{\"parts\":[{\"PartNumber\":1.0,\"ETag\":\"a\"}]}",
+        "{\"parts\":[{\"PartNumber\":2,\"ETag\":\"a\"}]}",                /* no part 1 */
+        "{\"parts\":[{\"PartNumber\":1,\"ETag\":\"a\"},{\"PartNumber\":3,\"ETag\":\"c\"}]}",
+        "{\"parts\":[{\"PartNumber\":1,\"ETag\":\"a\"},{\"PartNumber\":1,\"ETag\":\"a\"}]}",
+        "{\"parts\":[{\"PartNumber\":1,\"ETag\":\"a\\u0000b\"}]}",
+        "{\"parts\":[{\"PartNumber\":1,\"PartNumber\":2,\"ETag\":\"a\"}]}",
+        "{\"parts\":[{\"PartNumber\":1,\"ETag\":\"a\"}],\"parts\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (body_parse_uppy_complete(bad[i], strlen(bad[i]), &p, &n) != SL_EBADREQ)
+            fail_msg("accepted: %s", bad[i]);
+        assert_null(p);
+        assert_int_equal(n, 0);
+    }
+    /* an ETag up to 127 bytes (struct s3_part's), not one more */
+    char big[300];
+    snprintf(big, sizeof big, "{\"parts\":[{\"PartNumber\":1,\"ETag\":\"%0127d\"}]}", 7);
+    assert_int_equal(body_parse_uppy_complete(big, strlen(big), &p, &n), SL_OK);
+    assert_int_equal(strlen(p[0].etag), 127);
+    free(p);
+    snprintf(big, sizeof big, "{\"parts\":[{\"PartNumber\":1,\"ETag\":\"%0128d\"}]}", 7);
+    assert_int_equal(body_parse_uppy_complete(big, strlen(big), &p, &n), SL_EBADREQ);
+    /* 10,000 parts in reverse order: all of them, sorted */
+    static char many[10000 * 40 + 32];
+    size_t len = (size_t)sprintf(many, "{\"parts\":[");
+    for (int i = 10000; i >= 1; i--)
+        len += (size_t)sprintf(many + len, "%s{\"PartNumber\":%d,\"ETag\":\"e%d\"}",
+                               i == 10000 ? "" : ",", i, i);
+    len += (size_t)sprintf(many + len, "]}");
+    assert_int_equal(body_parse_uppy_complete(many, len, &p, &n), SL_OK);
+    assert_int_equal(n, 10000);
+    assert_int_equal(p[9999].number, 10000);
+    assert_string_equal(p[9999].etag, "e10000");
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_complete),
         cmocka_unit_test(test_uppy_create),
+        cmocka_unit_test(test_uppy_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
