@@ -69,6 +69,8 @@ static const struct key keys[] = {
     {"server", "janitor_on_start", K_BOOL, O(server.janitor_on_start), 0, 0},
     {"server", "metrics_token", K_STR, O(server.metrics_token), 0, 0},
     {"janitor", "max_age", K_DURATION, O(janitor.max_age), 60, 365LL * 86400},
+    {"janitor", "sweep_grace", K_DURATION, O(janitor.sweep_grace), 1, 30LL * 86400},
+    {"janitor", "sweep_max", K_INT, O(janitor.sweep_max), 0, 1000000},
     {"thumbs", "enabled", K_BOOL, O(thumbs.enabled), 0, 0},
     {"thumbs", "spool_dir", K_STR, O(thumbs.spool_dir), 0, 0},
     {"thumbs", "max_edge", K_INT, O(thumbs.max_edge), 16, 4096},
@@ -126,6 +128,8 @@ void config_defaults(struct sluice_config *c)
     c->server.drain_timeout = 30;
     c->server.janitor_on_start = 1;
     c->janitor.max_age = 86400;
+    c->janitor.sweep_grace = 3600;
+    c->janitor.sweep_max = 10000;
     c->thumbs.enabled = 1;
     c->thumbs.max_edge = 320;
     c->thumbs.max_source = 50u << 20;

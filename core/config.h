@@ -40,7 +40,8 @@ struct upload_config {
     char *public_url;           /* base URL for share links, e.g. http://127.0.0.1:8080 */
     long download_expires;      /* seconds a presigned download link lives */
     long direct_expires;        /* seconds a presigned upload (PUT / POST policy) lives */
-    long reserve_ttl;           /* seconds an uncompleted direct reservation is kept */
+    long reserve_ttl;           /* seconds a direct reservation is kept after its last sign of
+                                 * life (a URL signed for it expiring, a part stored) */
     char **cors_origins;        /* NULL-terminated; browser origins allowed to upload direct */
     int reservations;           /* open reservations on this host, all tokens together */
     int token_reservations;     /* open reservations per token, when its section sets none */
@@ -80,7 +81,11 @@ struct thumbs_config {
 };
 
 struct janitor_config {
-    long max_age;               /* seconds: multipart uploads older than this are stale */
+    long max_age;               /* seconds: multipart uploads and streamed uploads' markers
+                                 * idle this long are stale */
+    long sweep_grace;           /* seconds: the sweep leaves objects younger than this alone */
+    int sweep_max;              /* objects under drops/ and thumbs/ the sweep looks at per run
+                                 * (it goes on where the last run stopped); 0: no sweep */
 };
 
 struct sluice_config {

@@ -106,6 +106,7 @@ struct s3_part {
     int number;               /* 1..10000 */
     char etag[128];
     uint64_t size;
+    time_t last_modified;     /* from ListParts (0 elsewhere): when S3 stored the part */
 };
 
 struct s3_upload {            /* an in-progress multipart upload */
@@ -160,6 +161,11 @@ void s3_uploads_free(struct s3_upload *u, size_t n);
 enum sl_err s3_list_objects(struct s3_client *c, const char *prefix, struct s3_object **out,
                             size_t *n, struct s3_result *r);
 void s3_objects_free(struct s3_object *o, size_t n);
+/* At most max objects under prefix whose keys sort after start_after (NULL or "": from the
+ * first), in key order, paged; fewer than max means the listing reached its end. */
+enum sl_err s3_list_objects_after(struct s3_client *c, const char *prefix,
+                                  const char *start_after, size_t max, struct s3_object **out,
+                                  size_t *n, struct s3_result *r);
 /* GET or PUT a bucket subresource ("cors", "lifecycle") as XML. PUT sends Content-MD5,
  * which S3 requires for both. GET: SL_ES3_NOTFOUND when the bucket has none. */
 enum sl_err s3_bucket_get_xml(struct s3_client *c, const char *sub, struct buf *xml,

@@ -76,6 +76,8 @@ void s3_put_headers_free(struct s3_put_headers *h);
 
 /* Appends "name=value" to a query (with '&' when it is not empty), value URI-encoded. */
 enum sl_err s3_query_add(struct buf *q, const char *name, const char *value);
+/* An S3 time ("2024-01-02T03:04:05.000Z") as a time_t; 0 when unreadable. */
+time_t s3_parse_iso8601(const char *s);
 /* The decoded text of the first <tag> inside xml[0..len) into scratch; "" when it is absent
  * or unreadable. The pointer is scratch's. */
 const char *s3_xml_field(const char *xml, size_t len, const char *tag, struct buf *scratch);
@@ -86,7 +88,7 @@ const char *s3_xml_field(const char *xml, size_t len, const char *tag, struct bu
  * the next page starts at the markers the answer names in next[]. A truncated page whose
  * first next marker is empty, or whose markers all stay the same, is SL_ES3_REJECTED: it
  * would loop forever. */
-#define S3_LIST_PARAMS 3
+#define S3_LIST_PARAMS 4
 #define S3_LIST_MARKERS 2
 
 struct s3_list_param {
@@ -103,7 +105,9 @@ struct s3_list_spec {
     const char *first;              /* marker[0]'s value on the first page; NULL: not sent */
     const char *entry_tag;          /* "Contents", "Upload", "Part" */
     size_t entry_size;
-    size_t max_entries;             /* more in total: SL_ES3_REJECTED */
+    size_t max_entries;             /* more in total: SL_ES3_REJECTED, unless stop_at_max */
+    int stop_at_max;                /* 1: the walk ends (SL_OK) once it holds max_entries, and
+                                     * fetches no further page: a listing read in bounded runs */
     /* Fills entry (zeroed) from the inner XML of one element; scratch is a work buffer. An
      * entry counts from the moment it is handed over, so free_entries also sees one whose
      * filling failed half-way. */
@@ -129,5 +133,9 @@ enum sl_err s3_list_pages(struct s3_client *c, const struct s3_list_spec *spec, 
 void s3_list_objects_spec(struct s3_list_spec *spec, const char *prefix);
 void s3_list_uploads_spec(struct s3_list_spec *spec, const char *prefix);
 void s3_list_parts_spec(struct s3_list_spec *spec, const char *key, const char *upload_id);
+/* s3_list_objects_after()'s: at most max objects after start_after, max-keys written in keys
+ * (which must outlive the walk). */
+void s3_list_objects_after_spec(struct s3_list_spec *spec, const char *prefix,
+                                const char *start_after, size_t max, char keys[24]);
 
 #endif

@@ -3,6 +3,7 @@
  * fetch callback, so its logic runs without a network in tests/unit/test_s3_list.c. */
 #include "s3_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -90,6 +91,10 @@ static enum sl_err take_page(const struct s3_list_spec *spec, const struct buf *
     const char *in;
     enum sl_err e;
     while (xml_next(page->data, page->len, &pos, spec->entry_tag, &in, &il)) {
+        if (spec->stop_at_max && a->n >= spec->max_entries) {
+            *more = 0;   /* the bound ends the listing here */
+            return SL_OK;
+        }
         if ((e = room_for_one(spec, a)))
             return e;
         void *entry = a->v + a->n * spec->entry_size;
@@ -144,7 +149,7 @@ enum sl_err s3_list_walk(const struct s3_list_spec *spec, s3_list_fetch_fn fetch
             goto out;
         if ((e = take_page(spec, &page, &a, &t, &more, next)))
             goto out;
-        if (!more)
+        if (!more || (spec->stop_at_max && a.n >= spec->max_entries))
             break;
         if (!advances(spec, cur, next)) {
             e = SL_ES3_REJECTED;
@@ -194,7 +199,7 @@ enum sl_err s3_list_pages(struct s3_client *c, const struct s3_list_spec *spec, 
 
 /* ---- the listings ---- */
 
-static time_t parse_iso8601(const char *s)
+time_t s3_parse_iso8601(const char *s)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -209,7 +214,7 @@ static enum sl_err object_entry(void *entry, const char *xml, size_t len, struct
     struct s3_object *o = entry;
     o->key = strdup(s3_xml_field(xml, len, "Key", t));
     o->size = strtoull(s3_xml_field(xml, len, "Size", t), NULL, 10);
-    o->last_modified = parse_iso8601(s3_xml_field(xml, len, "LastModified", t));
+    o->last_modified = s3_parse_iso8601(s3_xml_field(xml, len, "LastModified", t));
     return o->key ? SL_OK : SL_ENOMEM;
 }
 
@@ -250,12 +255,41 @@ enum sl_err s3_list_objects(struct s3_client *c, const char *prefix, struct s3_o
     return e;
 }
 
+void s3_list_objects_after_spec(struct s3_list_spec *spec, const char *prefix,
+                                const char *start_after, size_t max, char keys[24])
+{
+    /* a page never asks for more than the bound leaves: nothing is listed for nothing */
+    snprintf(keys, 24, "%zu", max < 1000 ? max : (size_t)1000);
+    s3_list_objects_spec(spec, prefix);
+    spec->params[2] = (struct s3_list_param){"max-keys", keys};
+    spec->params[3] = (struct s3_list_param){"start-after", start_after};
+    spec->max_entries = max;
+    spec->stop_at_max = 1;
+}
+
+enum sl_err s3_list_objects_after(struct s3_client *c, const char *prefix,
+                                  const char *start_after, size_t max, struct s3_object **out,
+                                  size_t *n, struct s3_result *r)
+{
+    struct s3_list_spec spec;
+    char keys[24];
+    void *v = NULL;
+    *out = NULL;
+    *n = 0;
+    if (max == 0)
+        return SL_OK;
+    s3_list_objects_after_spec(&spec, prefix, start_after, max, keys);
+    enum sl_err e = s3_list_pages(c, &spec, &v, n, r);
+    *out = v;
+    return e;
+}
+
 static enum sl_err upload_entry(void *entry, const char *xml, size_t len, struct buf *t)
 {
     struct s3_upload *u = entry;
     u->key = strdup(s3_xml_field(xml, len, "Key", t));
     u->upload_id = strdup(s3_xml_field(xml, len, "UploadId", t));
-    u->initiated = parse_iso8601(s3_xml_field(xml, len, "Initiated", t));
+    u->initiated = s3_parse_iso8601(s3_xml_field(xml, len, "Initiated", t));
     return u->key && u->upload_id ? SL_OK : SL_ENOMEM;
 }
 

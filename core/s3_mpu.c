@@ -139,6 +139,7 @@ static enum sl_err part_entry(void *entry, const char *xml, size_t len, struct b
     p->number = atoi(s3_xml_field(xml, len, "PartNumber", t));
     snprintf(p->etag, sizeof p->etag, "%s", s3_xml_field(xml, len, "ETag", t));
     p->size = strtoull(s3_xml_field(xml, len, "Size", t), NULL, 10);
+    p->last_modified = s3_parse_iso8601(s3_xml_field(xml, len, "LastModified", t));
     return SL_OK;
 }
 

@@ -29,7 +29,8 @@ static const char usage[] =
     "                                rules (kept as they are); --force also replaces sluice's\n"
     "                                rules when they say something else\n"
     "  janitor [--older-than DURATION] [--dry-run]\n"
-    "                                abort stale multipart uploads under sluice's prefix\n"
+    "                                abort dead uploads, remove dead reservations, sweep\n"
+    "                                drops/ and thumbs/ objects that nothing refers to\n"
     "CONFIG defaults to $SLUICE_CONFIG, else /etc/sluice/sluice.conf if it exists; the AWS_*\n"
     "environment variables fill in what the file leaves unset.\n";
 
@@ -610,11 +611,16 @@ static int cmd_janitor(struct sluice_config *c, int argc, char **argv)
     if (s3_client_new(&c->s3, &cl))
         return die("%s", "out of memory");
     struct janitor_report rep;
-    enum sl_err e = janitor_run(cl, c->s3.prefix, o.older_than, c->upload.reserve_ttl,
-                                time(NULL), o.dry_run, print_line, NULL, &rep);
+    struct janitor_opts jo = {.max_age = o.older_than, .reserve_ttl = c->upload.reserve_ttl,
+                              .direct_expires = c->upload.direct_expires,
+                              .sweep_grace = c->janitor.sweep_grace,
+                              .sweep_max = (size_t)c->janitor.sweep_max, .dry_run = o.dry_run,
+                              .log = print_line};
+    enum sl_err e = janitor_run(cl, c->s3.prefix, &jo, time(NULL), &rep);
     printf("janitor: %zu in progress under '%s', %zu aborted, %zu reservations removed "
-           "(%zu uncommitted), %zu failed\n", rep.uploads_seen, c->s3.prefix, rep.uploads_aborted,
-           rep.markers_removed, rep.orphans_deleted, rep.failed);
+           "(%zu uncommitted), %zu kept alive, %zu orphans swept (%zu looked at), %zu failed\n",
+           rep.uploads_seen, c->s3.prefix, rep.uploads_aborted, rep.markers_removed,
+           rep.orphans_deleted, rep.kept_alive, rep.swept, rep.swept_seen, rep.failed);
     s3_client_free(cl);
     return e || rep.failed ? 1 : 0;
 }

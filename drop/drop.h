@@ -108,11 +108,23 @@ struct drop_resv {
     char client[65];          /* sha256 of the Authorization that made it; "" when not bound */
     int autocommit;           /* no complete call will come (a stock Uppy's simple POST): the
                                * share page and the janitor commit it once its bytes are in */
+    time_t touched;           /* the marker's LastModified: its last sign of life, as
+                               * drop_reservation read it (drop_reserve does not use it) */
 };
 enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_resv *rv);
 /* The reservation of id into *rv. SL_ENOTFOUND: none (or not a valid id, or not sluice's). */
 enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char *id,
                              struct drop_resv *rv);
+
+/* How often a moving upload rewrites its marker (drop_touch): a quarter of reserve_ttl, at
+ * most 5 minutes. The janitor allows this much on top of the marker's time. */
+long drop_touch_every(long reserve_ttl);
+/* A sign of life of the upload reserved as rv (as drop_reservation read it): its marker is
+ * rewritten, the same but for its time, once drop_touch_every(reserve_ttl) has passed since the
+ * last time; otherwise nothing is sent. A touch racing the upload's end may leave a marker for
+ * a committed or cancelled drop: the janitor removes it once it is dead. */
+enum sl_err drop_touch(struct s3_client *c, const char *prefix, struct drop_resv *rv,
+                       long reserve_ttl, time_t now);
 
 /* Cancels the reservation of id: aborts the multipart uploads at its key, deletes its bytes,
  * then (only once those are gone) its marker. For an id without a record only. */

@@ -99,8 +99,27 @@ enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char
         strcpy(rv->client, cl);
     const char *ac = s3_result_meta(&r, "autocommit");
     rv->autocommit = ac && !strcmp(ac, "yes");
+    rv->touched = r.last_modified;
 out:
     s3_result_free(&r);
+    return e;
+}
+
+long drop_touch_every(long reserve_ttl)
+{
+    long every = reserve_ttl / 4;
+    return every < 300 ? every : 300;
+}
+
+enum sl_err drop_touch(struct s3_client *c, const char *prefix, struct drop_resv *rv,
+                       long reserve_ttl, time_t now)
+{
+    /* at most once per interval per upload: one small PUT, whatever the number of parts */
+    if (now - rv->touched < drop_touch_every(reserve_ttl))
+        return SL_OK;
+    enum sl_err e = drop_reserve(c, prefix, rv);
+    if (!e)
+        rv->touched = now;
     return e;
 }
 

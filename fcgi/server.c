@@ -170,17 +170,46 @@ static void log_line(void *ud, const char *line)
     fprintf(stderr, "sluice-fcgi: janitor: %s\n", line);
 }
 
+/* held by the start-up janitor while it runs: the exit waits for it (it stops at the next
+ * request once ctx.stopping is set) before the libraries and the config go away */
+static pthread_mutex_t janitor_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *janitor_thread(void *arg)
+{
+    struct s3_client *c = NULL;
+    (void)arg;
+    pthread_mutex_lock(&janitor_mu);
+    if (atomic_load(&ctx.stopping) || s3_client_new(&ctx.cfg.s3, &c))
+        goto out;
+    struct janitor_report rep;
+    struct janitor_opts jo = {.max_age = ctx.cfg.janitor.max_age,
+                              .reserve_ttl = ctx.cfg.upload.reserve_ttl,
+                              .direct_expires = ctx.cfg.upload.direct_expires,
+                              .sweep_grace = ctx.cfg.janitor.sweep_grace,
+                              .sweep_max = (size_t)ctx.cfg.janitor.sweep_max,
+                              .stop = &ctx.stopping, .log = log_line};
+    enum sl_err e = janitor_run(c, ctx.cfg.s3.prefix, &jo, time(NULL), &rep);
+    fprintf(stderr, "sluice-fcgi: janitor: %s: %zu stale uploads aborted, %zu reservations "
+                    "removed, %zu kept alive, %zu orphans swept (%zu looked at), %zu failed\n",
+            e ? sl_err_str(e) : "done", rep.uploads_aborted, rep.markers_removed,
+            rep.kept_alive, rep.swept, rep.swept_seen, rep.failed);
+out:
+    s3_client_free(c);
+    pthread_mutex_unlock(&janitor_mu);
+    return NULL;
+}
+
+/* in the background, once the worker serves: a long sweep must not keep it from answering */
 static void janitor_at_start(void)
 {
-    struct s3_client *c;
-    if (s3_client_new(&ctx.cfg.s3, &c))
+    pthread_t t;
+    pthread_attr_t a;
+    if (pthread_attr_init(&a))
         return;
-    struct janitor_report rep;
-    if (janitor_run(c, ctx.cfg.s3.prefix, ctx.cfg.janitor.max_age, ctx.cfg.upload.reserve_ttl,
-                    time(NULL), 0, log_line, NULL, &rep) == SL_OK && (rep.uploads_aborted || rep.markers_removed))
-        fprintf(stderr, "sluice-fcgi: janitor: %zu stale uploads aborted, %zu reservations "
-                        "removed\n", rep.uploads_aborted, rep.markers_removed);
-    s3_client_free(c);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, janitor_thread, NULL))
+        fprintf(stderr, "sluice-fcgi: cannot start the janitor thread\n");
+    pthread_attr_destroy(&a);
 }
 
 static const char usage[] =
@@ -322,8 +351,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-fcgi: fd 0 is not a socket: run under spawn-fcgi or pass -s\n");
         return 1;
     }
-    if (ctx.cfg.server.janitor_on_start)
-        janitor_at_start();
 
     /* signals go to this thread only, through sigwait */
     sigset_t set;
@@ -365,6 +392,8 @@ int main(int argc, char **argv)
         return 1;
     fprintf(stderr, "sluice-fcgi: pid %d serving with %d threads, %d upload slots\n", getpid(), n,
             ctx.cfg.upload.slots);
+    if (ctx.cfg.server.janitor_on_start)
+        janitor_at_start();
     master_worker_ready();
     int sig;
     sigwait(&set, &sig);
@@ -401,6 +430,7 @@ int main(int argc, char **argv)
     slots_close(ctx.lazy_slots);
     quota_close(&ctx.quota);
     spool_close(ctx.spool);
+    pthread_mutex_lock(&janitor_mu);   /* the start-up janitor is done (or never ran) */
     s3_global_cleanup();
     config_free(&ctx.cfg);
     fprintf(stderr, "sluice-fcgi: stopped\n");

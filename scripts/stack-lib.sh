@@ -30,7 +30,8 @@ wait_http() {
 
 # stack_write_conf DIR: sluice.conf for the S3 server in the environment (AWS_ENDPOINT_URL,
 # S3_BUCKET, credentials). Knobs: SLUICE_TOKEN SLUICE_SLOTS SLUICE_BUFFER_CAP SLUICE_PART_SIZE SLUICE_PARALLEL
-# SLUICE_IDLE SLUICE_MAX_SIZE SLUICE_THREADS SLUICE_STALL SLUICE_PREFIX SLUICE_PUBLIC_URL;
+# SLUICE_IDLE SLUICE_MAX_SIZE SLUICE_THREADS SLUICE_STALL SLUICE_PREFIX SLUICE_PUBLIC_URL
+# SLUICE_RESERVE_TTL SLUICE_DIRECT_EXPIRES SLUICE_JANITOR_AGE SLUICE_SWEEP_GRACE SLUICE_SWEEP_MAX
 # SLUICE_CONF_EXTRA: lines appended as they are (e.g. [token NAME] sections)
 stack_write_conf() {
     local d=$1
@@ -61,6 +62,7 @@ idle_timeout = ${SLUICE_IDLE:-30s}
 min_rate = ${SLUICE_MIN_RATE:-1k}
 max_size = ${SLUICE_MAX_SIZE:-5G}
 reserve_ttl = ${SLUICE_RESERVE_TTL:-1h}
+direct_expires = ${SLUICE_DIRECT_EXPIRES:-15m}
 ${SLUICE_PUBLIC_URL:+public_url = $SLUICE_PUBLIC_URL}
 [server]
 threads = ${SLUICE_THREADS:-8}
@@ -68,6 +70,8 @@ metrics_token = ${SLUICE_METRICS_TOKEN:-metrics-token}
 drain_timeout = ${SLUICE_DRAIN:-30s}
 [janitor]
 max_age = ${SLUICE_JANITOR_AGE:-24h}
+${SLUICE_SWEEP_GRACE:+sweep_grace = $SLUICE_SWEEP_GRACE}
+${SLUICE_SWEEP_MAX:+sweep_max = $SLUICE_SWEEP_MAX}
 [thumbs]
 enabled = ${SLUICE_THUMBS:-true}
 spool_dir = $d/spool

@@ -287,6 +287,16 @@ static int part_allowed(const struct token *t, struct http *h, long n)
     return 0;
 }
 
+/* a call that keeps the upload going (signing, listing its parts) is its sign of life: the
+ * marker is rewritten now and then (drop_touch), so the janitor leaves a long upload alone */
+static void moving(const struct ctx *x, struct s3_client *c, struct mpu *u)
+{
+    enum sl_err e = drop_touch(c, x->cfg.s3.prefix, &u->rv, x->cfg.upload.reserve_ttl,
+                               time(NULL));
+    if (e)   /* not fatal: the janitor also sees the parts S3 stores */
+        fprintf(stderr, "sluice: cannot refresh the reservation %s: %s\n", u->id, sl_err_str(e));
+}
+
 static enum sl_err sign_part(const struct ctx *x, const struct mpu *u, long n, struct buf *url)
 {
     struct buf q = BUF_INIT(4096);
@@ -310,6 +320,7 @@ HANDLER(uppy_list_parts)
     enum sl_err e;
     if (!mpu_open(x, h, c, m, &u))
         goto out;
+    moving(x, c, &u);   /* a resuming client lists its parts first */
     if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &parts, &n, &r))) {
         http_reply_error(h, e, NULL, NULL);
         goto out;
@@ -351,6 +362,7 @@ HANDLER(uppy_sign_batch)
     json_t *urls = NULL;
     if (!mpu_open(x, h, c, m, &u))
         goto out;
+    moving(x, c, &u);
     drop_query_get(h->query, "partNumbers", &nums);
     if (!(urls = json_object())) {
         http_reply_error(h, SL_ENOMEM, NULL, NULL);
@@ -511,6 +523,7 @@ HANDLER(uppy_sign_part)
     }
     if (!part_allowed(u.t, h, n))
         goto out;
+    moving(x, c, &u);
     if (sign_part(x, &u, n, &url)) {
         http_reply_error(h, SL_EINTERNAL, NULL, NULL);
         goto out;

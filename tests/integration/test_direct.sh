@@ -6,7 +6,9 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . scripts/stack-lib.sh
 test_stack di
-export SLUICE_PREFIX="it-di-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_RESERVE_TTL=2s
+# short lives, so that reservations die within the test: a URL lives 8 s, a reservation 2 s
+# after its last URL expired
+export SLUICE_PREFIX="it-di-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_RESERVE_TTL=2s SLUICE_DIRECT_EXPIRES=8s
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1
 NP=$(free_port)
@@ -96,20 +98,36 @@ contains "says why" "has $SIZE bytes, 1000 were announced" "$(jget message < "$W
 left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}drops/$id" --query 'length(Contents || `[]`)' --output text)
 check "the wrong object was removed" 0 "$left"
 check "no drop for it" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
-# an abandoned reservation (nothing uploaded) disappears after its TTL (2 s here), while
-# streamed uploads' markers wait for janitor.max_age
+# a PUT that lands after reserve_ttl, with a janitor run in between: its URL still lives, so
+# does its reservation (the janitor used to remove it at 2 s: the bytes then landed with
+# nothing pointing at them and complete answered 404)
+json=$(reserve put)
+id=$(printf '%s' "$json" | jget id) t0=$SECONDS
+older_than_ttl() { [ $((SECONDS - t0)) -ge 3 ]; }
+wait_for "a late PUT: its reservation is older than reserve_ttl" 10 older_than_ttl
+out=$(build/sluicectl -c "$W/sluice.conf" janitor)
+case "$out" in *"reservation $id"*) bad "a late PUT: the janitor leaves its live reservation alone" "$out" ;;
+               *) ok "a late PUT: the janitor leaves its live reservation alone" ;; esac
+check "a late PUT: the reservation is still there" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
+check "a late PUT: the URL still works" 200 "$(direct_put "$json" "$W/f")"
+check "a late PUT: complete commits it" 201 "$(complete "$id")"
+check "a late PUT: byte-identical" "$WANT" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
+left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}reserved/$id" --query 'length(Contents || `[]`)' --output text)
+check "a late PUT: no reservation left over" 0 "$left"
+# an abandoned reservation (nothing uploaded) disappears once it is dead: its URL expired
+# (8 s) and reserve_ttl (2 s) passed, while streamed uploads' markers wait for janitor.max_age
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)
 check "an abandoned reservation: uploading at first" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
 janitor_removed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "removed reservation $id"; }
-wait_for "an abandoned reservation: removed by the janitor after its TTL" 15 janitor_removed
+wait_for "an abandoned reservation: removed by the janitor once dead" 30 janitor_removed
 check "an abandoned reservation: gone from the share page" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
 # a complete upload whose client never called complete is committed by the janitor, not lost
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)
 direct_put "$json" "$W/f" >/dev/null
 janitor_committed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "committed the completed upload $id"; }
-wait_for "a finished but never completed upload: committed by the janitor after its TTL" 15 janitor_committed
+wait_for "a finished but never completed upload: committed by the janitor once dead" 30 janitor_committed
 check "it is a drop, byte-identical" "$WANT" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
 # a link handed out before a streamed upload: "uploading" with progress, then the file
 json=$(curl -sS -H "$AUTH" -d '{"name":"live.bin","size":6291456}' "$B/api/drops?reserve")

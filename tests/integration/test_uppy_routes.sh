@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 . scripts/stack-lib.sh
 test_stack uppy
 # (max_size 12M: three 5 MiB parts are too many, a fourth is not signed)
-export SLUICE_PREFIX="it-uppy-$$-$(date +%s)/" SLUICE_TOKEN="alice-$$, bob-$$" SLUICE_RESERVE_TTL=2s
+# short lives: a signed URL lives 15 s, a reservation 2 s after its last sign of life
+export SLUICE_PREFIX="it-uppy-$$-$(date +%s)/" SLUICE_TOKEN="alice-$$, bob-$$" SLUICE_RESERVE_TTL=2s SLUICE_DIRECT_EXPIRES=15s
 export SLUICE_MAX_SIZE=12M
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1
@@ -138,15 +139,55 @@ check "abort" "{}" "$(curl -sS -H "$A" -X DELETE "$B/s3/multipart/$euid?key=$eke
 left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
 check "after abort: no multipart upload left" 0 "$left"
 check "after abort: no reservation" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
-# a browser that gives up halfway: after the reservation's TTL the janitor aborts its upload
+uploads_left() { aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text; }
+janitor() { build/sluicectl -c "${JCONF:-$W/sluice.conf}" janitor; }
+# a multipart upload that keeps going across a janitor run: older than reserve_ttl, but each
+# part it signs is a sign of life (the janitor used to abort it, and part 2 was refused)
+json=$(curl -sS -H "$A" -d '{"filename":"long.bin"}' "$B/s3/multipart")
+key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
+ekey=$(urlq "$key") euid=$(urlq "$uid") s3uid=${uid#*.}
+u=$(curl -sS -H "$A" "$B/s3/multipart/$euid/1?key=$ekey" | jget url) t0=$SECONDS
+check "long: part 1" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p1" "$u")"
+past_ttl() { [ $((SECONDS - t0)) -ge 3 ]; }
+wait_for "long: the reservation is older than reserve_ttl" 10 past_ttl
+out=$(janitor)
+case "$out" in *"$s3uid"*|*"reservation $id"*) bad "long: the janitor leaves the live upload alone" "$out" ;;
+               *) ok "long: the janitor leaves the live upload alone" ;; esac
+u=$(curl -sS -H "$A" "$B/s3/multipart/$euid/2?key=$ekey" | jget url)
+check "long: part 2, signed after the janitor ran" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p2" "$u")"
+done_json=$(curl -sS -H "$A" -X POST "$B/s3/multipart/$euid/complete?key=$ekey")
+check "long: complete commits it" "$B/d/$id" "$(printf '%s' "$done_json" | jget location)"
+check "long: byte-identical" "$(sha "$W/big")" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
+
+# a browser that signed every part at the start and uploads them slowly: the marker's time
+# says dead (this janitor is told URLs live 1 s), the part S3 stored a moment ago says alive
+json=$(curl -sS -H "$A" -d '{"filename":"batch.bin"}' "$B/s3/multipart")
+key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
+ekey=$(urlq "$key") euid=$(urlq "$uid") s3uid=${uid#*.} t0=$SECONDS
+urls=$(curl -sS -H "$A" "$B/s3/multipart/$euid/batch?key=$ekey&partNumbers=1,2")
+sed -e 's/^reserve_ttl = .*/reserve_ttl = 4s/' -e 's/^direct_expires = .*/direct_expires = 1s/' "$W/sluice.conf" > "$W/j-short.conf"
+past_marker() { [ $((SECONDS - t0)) -ge 7 ]; }
+wait_for "batch: the marker alone would make it dead" 15 past_marker
+check "batch: part 1, late" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p1" "$(printf '%s' "$urls" | jpath '["presignedUrls"]["1"]')")"
+out=$(JCONF=$W/j-short.conf janitor)
+contains "batch: the janitor keeps it for its fresh part" "kept reservation $id: its upload stored a part" "$out"
+check "batch: its multipart upload is still there" 1 "$(uploads_left)"
+check "batch: part 2" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p2" "$(printf '%s' "$urls" | jpath '["presignedUrls"]["2"]')")"
+done_json=$(curl -sS -H "$A" -X POST "$B/s3/multipart/$euid/complete?key=$ekey")
+check "batch: complete commits it" "$B/d/$id" "$(printf '%s' "$done_json" | jget location)"
+
+# a browser that gives up halfway: alive while its URL lives, aborted by the janitor once dead
+# (its last URL expired and reserve_ttl passed with no part stored)
 json=$(curl -sS -H "$A" -d '{"filename":"halfway.bin"}' "$B/s3/multipart")
 key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
 u=$(curl -sS -H "$A" "$B/s3/multipart/$(urlq "$uid")/1?key=$(urlq "$key")" | jget url)
 check "halfway: one part uploaded" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p1" "$u")"
 s3uid=${uid#*.}   # the uploadId sluice hands out is "<upload token>.<S3's upload id>"
-janitor_cleaned() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "aborted $key upload-id $s3uid (its reservation expired)"; }
-wait_for "halfway: the janitor aborts its upload once the reservation expired" 15 janitor_cleaned
-left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
-check "halfway: no multipart upload left" 0 "$left"
+out=$(janitor)
+case "$out" in *"$s3uid"*) bad "halfway: not aborted while alive" "$out" ;; *) ok "halfway: not aborted while alive" ;; esac
+check "halfway: its multipart upload is there while alive" 1 "$(uploads_left)"
+janitor_cleaned() { janitor | grep -q "aborted $key upload-id $s3uid (its reservation expired)"; }
+wait_for "halfway: the janitor aborts its upload once it is dead" 40 janitor_cleaned
+check "halfway: no multipart upload left" 0 "$(uploads_left)"
 check "without a token" 401 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/s3/params?filename=x")"
 finish

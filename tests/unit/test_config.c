@@ -37,7 +37,9 @@ static void test_full_file(void **state)
         "idle_timeout = 45\n"
         "slot_dir = /run/sluice/slots\n"
         "[janitor]\n"
-        "max_age = 6h\n";
+        "max_age = 6h\n"
+        "sweep_grace = 2h\n"
+        "sweep_max = 50\n";
     struct sluice_config c;
     config_defaults(&c);
     struct buf why = BUF_INIT(1024);
@@ -54,6 +56,8 @@ static void test_full_file(void **state)
     assert_int_equal(c.upload.part_size, 5u << 20);
     assert_int_equal(c.upload.idle_timeout, 45);
     assert_int_equal(c.janitor.max_age, 6 * 3600);
+    assert_int_equal(c.janitor.sweep_grace, 2 * 3600);
+    assert_int_equal(c.janitor.sweep_max, 50);
     assert_string_equal(c.upload.tokens[0], "a");
     assert_string_equal(c.upload.tokens[1], "b");
     assert_string_equal(c.upload.tokens[2], "c");

@@ -185,6 +185,17 @@ static void test_pct_decode(void **state)
     buf_free(&b);
 }
 
+/* how often a moving upload rewrites its marker: a quarter of reserve_ttl, at most 5 min (the
+ * janitor adds the same to the marker's time) */
+static void test_touch_every(void **state)
+{
+    (void)state;
+    assert_int_equal(drop_touch_every(2), 0);          /* tests: every call */
+    assert_int_equal(drop_touch_every(60), 15);
+    assert_int_equal(drop_touch_every(3600), 300);     /* the default: every 5 min */
+    assert_int_equal(drop_touch_every(30 * 86400), 300);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_content_disposition),
         cmocka_unit_test(test_meta_round_trip),
         cmocka_unit_test(test_pct_decode),
+        cmocka_unit_test(test_touch_every),
     };
     return cmocka_run_group_tests_name("drop", tests, NULL, NULL);
 }

@@ -283,12 +283,85 @@ static void test_entry_failure(void **state)
     assert_int_equal(n, 0);
 }
 
+/* a bounded listing (the janitor's sweep): it starts after a key, asks no page for more than
+ * the bound leaves, and ends once it holds the bound, without fetching the next page */
+static void test_bounded(void **state)
+{
+    (void)state;
+#define Q_AFTER(tok, max) tok "list-type=2&max-keys=" max "&prefix=up%2F&start-after=up%2Fa"
+    const struct {
+        const char *name;
+        size_t max;
+        const char *after;
+        struct exchange ex[MAX_EXCHANGES];
+        size_t want_n;
+        const char *last;
+    } bc[] = {
+        {"cut in the second page", 3, "up/a",
+         {{Q_AFTER("", "3"), OBJ("up/b", 1) OBJ("up/c", 2) MORE("<NextContinuationToken>t1</NextContinuationToken>")},
+          {Q_AFTER("continuation-token=t1&", "3"),
+           OBJ("up/d", 3) OBJ("up/e", 4) MORE("<NextContinuationToken>t2</NextContinuationToken>")}},
+         3, "up/d"},
+        {"a full first page: no second one is fetched", 2, "up/a",
+         {{Q_AFTER("", "2"), OBJ("up/b", 1) OBJ("up/c", 2) MORE("<NextContinuationToken>t1</NextContinuationToken>")}},
+         2, "up/c"},
+        {"the end comes before the bound", 5, "up/a",
+         {{Q_AFTER("", "5"), OBJ("up/b", 1) MORE("<NextContinuationToken>t1</NextContinuationToken>")},
+          {Q_AFTER("continuation-token=t1&", "5"), OBJ("up/c", 2) LAST}},
+         2, "up/c"},
+        {"from the start: no start-after", 1, NULL,
+         {{"list-type=2&max-keys=1&prefix=up%2F", OBJ("up/a", 1) MORE("<NextContinuationToken>t</NextContinuationToken>")}},
+         1, "up/a"},
+        {"a page is never asked for more than 1000", 2500, "up/a",
+         {{Q_AFTER("", "1000"), OBJ("up/b", 1) LAST}}, 1, "up/b"},
+    };
+#undef Q_AFTER
+    for (size_t i = 0; i < sizeof bc / sizeof bc[0]; i++) {
+        struct s3_list_spec spec;
+        char keys[24];
+        s3_list_objects_after_spec(&spec, "up/", bc[i].after, bc[i].max, keys);
+        size_t scripted = 0;
+        while (scripted < MAX_EXCHANGES && bc[i].ex[scripted].query)
+            scripted++;
+        struct script s = {bc[i].ex, scripted, NULL, 0};
+        void *v;
+        size_t n;
+        enum sl_err e = s3_list_walk(&spec, fetch, &s, &v, &n);
+        if (e != SL_OK || s.calls != scripted || n != bc[i].want_n)
+            fail_msg("%s: %s, %zu pages (want %zu), %zu entries (want %zu)", bc[i].name,
+                     sl_err_str(e), s.calls, scripted, n, bc[i].want_n);
+        assert_string_equal(((struct s3_object *)v)[n - 1].key, bc[i].last);
+        spec.free_entries(v, n);
+    }
+}
+
+/* ListParts' LastModified is kept: the janitor's sign that an upload still moves */
+static void test_part_times(void **state)
+{
+    (void)state;
+    const struct exchange ex[] = {{Q_PART("0"),
+        "<Part><PartNumber>1</PartNumber><LastModified>2024-01-02T03:04:05.000Z</LastModified>"
+        "<ETag>e</ETag><Size>5</Size></Part>" PART(2, "f", 6) LAST}};
+    struct s3_list_spec spec;
+    s3_list_parts_spec(&spec, "up/k", "U+1");
+    struct script s = {ex, 1, "up/k", 0};
+    void *v;
+    size_t n;
+    assert_int_equal(s3_list_walk(&spec, fetch, &s, &v, &n), SL_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(((struct s3_part *)v)[0].last_modified, 1704164645);
+    assert_int_equal(((struct s3_part *)v)[1].last_modified, 0);   /* absent: unknown */
+    spec.free_entries(v, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_large_listing),
         cmocka_unit_test(test_entry_failure),
+        cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_part_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
