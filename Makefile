@@ -32,7 +32,7 @@ THUMB_OBJ := $(BUILD)/thumbs/thumb.o
 THUMBD_BIN := $(BUILD)/sluice-thumbd
 LDLIBS_GD := -lgd -ljpeg -lexif
 
-.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak
+.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak install uninstall
 all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
 
 $(BUILD)/%.o: %.c
@@ -167,6 +167,56 @@ run:
 
 stop:
 	scripts/stack.sh stop
+
+# Install what `make` built in $(BUILD) (nothing is rebuilt elsewhere): FHS places under PREFIX,
+# staged under DESTDIR for packaging. The daemons go together (sluice-fcgi runs the sluice-thumbd
+# beside it for the lazy thumbnail path). The example configs and units name Debian's paths
+# (/usr/sbin, /usr/share/sluice/web); they are rewritten to the ones installed here. The
+# binaries and the units read /etc/sluice/sluice.conf whatever PREFIX is: SYSCONFDIR only says
+# where the example goes, and an existing sluice.conf is never touched.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+DATADIR     ?= $(PREFIX)/share
+DOCDIR      ?= $(DATADIR)/doc/sluice
+MANDIR      ?= $(DATADIR)/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL     ?= install
+UNITS := sluice.socket sluice.service sluice-thumbd.service sluice-janitor.service sluice-janitor.timer
+INSTALL_SED := sed -e 's\#/usr/sbin/sluice-\#$(SBINDIR)/sluice-\#g' -e 's\#/usr/bin/sluicectl\#$(BINDIR)/sluicectl\#g' \
+    -e 's\#/usr/share/sluice/web\#$(DATADIR)/sluice/web\#g' -e 's\#/usr/share/doc/sluice\#$(DOCDIR)\#g'
+
+install: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sluice/web \
+	    $(DESTDIR)$(DOCDIR)/examples/nginx $(DESTDIR)$(DOCDIR)/examples/lighttpd \
+	    $(DESTDIR)$(DOCDIR)/examples/sharex \
+	    $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 $(CTL_BIN) $(DESTDIR)$(BINDIR)/sluicectl
+	$(INSTALL) -m 0755 $(FCGI_BIN) $(THUMBD_BIN) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 $(wildcard web/*) $(DESTDIR)$(DATADIR)/sluice/web/
+	$(INSTALL_SED) examples/sluice.conf > $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf.example
+	$(INSTALL) -m 0644 $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf.example $(DESTDIR)$(DOCDIR)/examples/sluice.conf
+	$(INSTALL_SED) examples/nginx/sluice.conf > $(DESTDIR)$(DOCDIR)/examples/nginx/sluice.conf
+	$(INSTALL_SED) examples/lighttpd/sluice.conf > $(DESTDIR)$(DOCDIR)/examples/lighttpd/sluice.conf
+	$(INSTALL) -m 0644 examples/sharex/sluice.sxcu $(DESTDIR)$(DOCDIR)/examples/sharex/
+	for u in $(UNITS); do $(INSTALL_SED) examples/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(INSTALL) -m 0644 examples/systemd/sluice.sysusers $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
+	$(INSTALL) -m 0644 man/sluicectl.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 man/sluice-fcgi.8 man/sluice-thumbd.8 $(DESTDIR)$(MANDIR)/man8/
+
+# removes what install put there, never /etc/sluice/sluice.conf or the state directories
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sluicectl $(DESTDIR)$(SBINDIR)/sluice-fcgi $(DESTDIR)$(SBINDIR)/sluice-thumbd \
+	    $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf.example $(DESTDIR)$(SYSUSERSDIR)/sluice.conf \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(MANDIR)/man1/sluicectl.1 \
+	    $(DESTDIR)$(MANDIR)/man5/sluice.conf.5 $(DESTDIR)$(MANDIR)/man8/sluice-fcgi.8 \
+	    $(DESTDIR)$(MANDIR)/man8/sluice-thumbd.8
+	rm -rf $(DESTDIR)$(DATADIR)/sluice $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/sluice 2>/dev/null
 
 format:
 	clang-format -i core/*.[ch] drop/*.[ch] fcgi/*.[ch] thumbs/*.[ch] ctl/*.c tests/unit/*.c tests/integration/*.c fuzz/*.c
