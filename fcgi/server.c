@@ -1,7 +1,9 @@
 /* sluice-fcgi: the FastCGI worker. libfcgi is wrapped once here: N threads, each with its
  * own FCGX_Request and S3 client, FCGX_Accept_r under one mutex, every request ending in
  * FCGX_Finish_r. SIGTERM drains: stop accepting, let uploads in flight finish (rolling back
- * what is still running after server.drain_timeout), exit. */
+ * what is still running after server.drain_timeout), exit. The listening socket is never
+ * shut down: under systemd (sluice.socket) it is shared with the manager and the next worker,
+ * and shutdown() would make it refuse every later connection. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -38,6 +40,35 @@ static void signer(const struct s3_config *base, char *ak, char *sk, struct s3_c
 }
 static int listen_fd;
 static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+/* the one thread inside FCGX_Accept_r (accept_mu makes it one), for the stop to wake */
+static pthread_mutex_t acceptor_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t acceptor;
+static int accepting;
+
+/* SIGUSR1 only interrupts accept() (no SA_RESTART); libfcgi then sees FCGX_ShutdownPending */
+static void on_wake(int sig)
+{
+    (void)sig;
+}
+
+static void set_accepting(int on)
+{
+    pthread_mutex_lock(&acceptor_mu);
+    acceptor = pthread_self();
+    accepting = on;
+    pthread_mutex_unlock(&acceptor_mu);
+}
+
+/* Called on every tick of the stop: a thread that checked ctx.stopping just before it was
+ * set may enter accept() after a wake-up, so one is not enough. Only the accepting thread is
+ * signalled: the others may be in the middle of an upload. */
+static void wake_acceptor(void)
+{
+    pthread_mutex_lock(&acceptor_mu);
+    if (accepting)
+        pthread_kill(acceptor, SIGUSR1);
+    pthread_mutex_unlock(&acceptor_mu);
+}
 
 static void *worker(void *arg)
 {
@@ -52,7 +83,12 @@ static void *worker(void *arg)
     FCGX_InitRequest(&req, listen_fd, 0);
     for (;;) {
         pthread_mutex_lock(&accept_mu);
-        int rc = atomic_load(&ctx.stopping) ? -1 : FCGX_Accept_r(&req);
+        int rc = -1;
+        if (!atomic_load(&ctx.stopping)) {
+            set_accepting(1);
+            rc = FCGX_Accept_r(&req);
+            set_accepting(0);
+        }
         pthread_mutex_unlock(&accept_mu);
         if (rc < 0)
             break;
@@ -190,12 +226,17 @@ int main(int argc, char **argv)
     if (ctx.cfg.server.janitor_on_start)
         janitor_at_start();
 
-    /* signals go to this thread only, through sigwait */
+    /* signals go to this thread only, through sigwait; SIGHUP too (its default would kill
+     * the process mid-upload, and `systemctl reload` sends it) */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct sigaction wake = {.sa_handler = on_wake};
+    sigemptyset(&wake.sa_mask);
+    sigaction(SIGUSR1, &wake, NULL);
     int n = ctx.cfg.server.threads;
     /* threads for pages and health stay free: uploads hold at most upload.slots of them (a
      * slot each), each of the two small-body pools a quarter of what is left, each read under
@@ -225,10 +266,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "sluice-fcgi: pid %d serving with %d threads, %d upload slots\n", getpid(), n,
             ctx.cfg.upload.slots);
     int sig;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+        fprintf(stderr, "sluice-fcgi: SIGHUP: this build does not reload its config; restart it "
+                        "(which drains) to apply a new one\n");
     fprintf(stderr, "sluice-fcgi: %s: draining\n", strsignal(sig));
     atomic_store(&ctx.stopping, 1);
-    shutdown(listen_fd, SHUT_RDWR);   /* wakes the threads blocked in accept() */
+    FCGX_ShutdownPending();   /* an interrupted accept() returns instead of retrying */
+    wake_acceptor();
     /* uploads in flight may finish until drain_timeout (or a second signal); then what is
      * still running is rolled back, each upload answering 503 */
     struct timespec deadline;
@@ -236,10 +280,12 @@ int main(int argc, char **argv)
     deadline.tv_sec += ctx.cfg.server.drain_timeout;
     while (__atomic_load_n(&running_threads, __ATOMIC_SEQ_CST) > 0) {
         struct timespec tick = {0, 50 * 1000000};
-        if (sigtimedwait(&set, NULL, &tick) > 0) {
+        int again = sigtimedwait(&set, NULL, &tick);
+        if (again == SIGTERM || again == SIGINT) {
             fprintf(stderr, "sluice-fcgi: second signal: rolling back uploads in flight\n");
             break;
         }
+        wake_acceptor();
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec >= deadline.tv_sec) {
@@ -248,6 +294,10 @@ int main(int argc, char **argv)
         }
     }
     inflight_abort_all(&ctx.inflight, SL_ESHUTDOWN);
+    while (__atomic_load_n(&running_threads, __ATOMIC_SEQ_CST) > 0) {
+        wake_acceptor();
+        usleep(50 * 1000);
+    }
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     free(t);
