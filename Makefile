@@ -33,7 +33,8 @@ THUMBD_BIN := $(BUILD)/sluice-thumbd
 LDLIBS_GD := -lgd -ljpeg -lexif
 
 .PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak install uninstall
-all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
+all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage \
+     $(BUILD)/tests/syscall_filter
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,6 +80,11 @@ $(BUILD)/tests/test_thumb: tests/unit/test_thumb.c $(THUMB_OBJ) $(DROP_LIB) $(CO
 $(BUILD)/tests/mkimage: tests/tools/mkimage.c $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
+
+# a unit's SystemCallFilter= without systemd (tests/integration/test_install.sh)
+$(BUILD)/tests/syscall_filter: tests/tools/syscall_filter.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(LDALL) -lseccomp
 
 # unit tests see static internals through TESTABLE (core/testable.h)
 $(BUILD)/tests/%: tests/unit/%.c $(DROP_LIB) $(CORE_LIB)
@@ -185,6 +191,7 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL     ?= install
 UNITS := sluice.socket sluice.service sluice-thumbd.service sluice-janitor.service sluice-janitor.timer
+MANPAGES := man/sluicectl.1 man/sluice.conf.5 man/sluice-fcgi.8 man/sluice-thumbd.8
 INSTALL_SED := sed -e 's\#/usr/sbin/sluice-\#$(SBINDIR)/sluice-\#g' -e 's\#/usr/bin/sluicectl\#$(BINDIR)/sluicectl\#g' \
     -e 's\#/usr/share/sluice/web\#$(DATADIR)/sluice/web\#g' -e 's\#/usr/share/doc/sluice\#$(DOCDIR)\#g'
 
