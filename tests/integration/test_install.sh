@@ -190,7 +190,8 @@ check "and takes uploads" "$(sha "$W/photo.jpg")" "$(printf '%s' "$json" | jget 
 # binaries live under DESTDIR: --root=DESTDIR does not work (it wants the whole system's units,
 # sysinit.target and /bin/kill, inside the root), so a copy of each unit with its Exec*= paths
 # moved under DESTDIR is verified; every other line is the installed one. verify exits 0 on
-# unknown keys and bad values (it only prints them), so its output must be empty.
+# unknown keys and bad values (it only prints them), so its output must be empty. --man=no:
+# the units' Documentation= man pages are under DESTDIR, not where man looks.
 V=$W/verify
 mkdir -p "$V"
 for u in "$U"/*; do
