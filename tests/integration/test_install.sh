@@ -179,8 +179,11 @@ wait_for "SIGHUP (systemctl reload) is logged" 10 hup_logged
 check "and the worker lives on" "$pid1" "$(alive "$pid1" && cat "$W/held.pid")"
 check "  serving" 200 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/healthz")"
 
-kill -TERM "$pid1"   # systemctl restart sluice: the drain, then a new worker on the same socket
-restarted() { [ "$(cat "$W/held.pid")" != "$pid1" ] && ! alive "$pid1"; }
+# systemctl restart sluice: the drain, then a new worker on the same socket (whichever worker
+# is there now, so this holds on its own even if the SIGHUP above killed the first)
+pid2=$(cat "$W/held.pid")
+kill -TERM "$pid2"
+restarted() { [ "$(cat "$W/held.pid")" != "$pid2" ] && ! alive "$pid2"; }
 wait_for "the worker drained and a new one started" 15 restarted
 wait_for "the new worker accepts on the socket the old one left" 10 healthy
 json=$(curl -sS -H "Authorization: Bearer $SLUICE_TOKEN" -T "$W/photo.jpg" "$B/api/drops/again.jpg")
