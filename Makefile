@@ -36,8 +36,10 @@ XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/
 XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 CTL_OBJ := $(BUILD)/ctl/sluicectl.o $(BUILD)/ctl/bucketcfg.o
 
-.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak soak-slow
-all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage
+.PHONY: all test unit integration asan valgrind fuzz bench run stop clean format soak soak-slow \
+        install uninstall
+all: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN) $(UNIT_BIN) $(IT_BIN) $(BUILD)/tests/mkimage \
+     $(BUILD)/tests/syscall_filter
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -92,6 +94,11 @@ $(BUILD)/tests/test_thumb: tests/unit/test_thumb.c $(THUMB_OBJ) $(DROP_LIB) $(CO
 $(BUILD)/tests/mkimage: tests/tools/mkimage.c $(DROP_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.a,$^) $(LDALL) $(LDLIBS_GD) $(LDLIBS_CORE)
+
+# a unit's SystemCallFilter= without systemd (tests/integration/test_install.sh)
+$(BUILD)/tests/syscall_filter: tests/tools/syscall_filter.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(LDALL) -lseccomp
 
 # unit tests link the libraries and use only their public headers (no door to static
 # internals exists; one would be a TESTABLE macro in a core/ header, not an included .c)
@@ -191,6 +198,57 @@ run:
 
 stop:
 	scripts/stack.sh stop
+
+# Install what `make` built in $(BUILD) (nothing is rebuilt elsewhere): FHS places under PREFIX,
+# staged under DESTDIR for packaging. The daemons go together (sluice-fcgi runs the sluice-thumbd
+# beside it for the lazy thumbnail path). The example configs and units name Debian's paths
+# (/usr/sbin, /usr/share/sluice/web); they are rewritten to the ones installed here. The
+# binaries and the units read /etc/sluice/sluice.conf whatever PREFIX is: SYSCONFDIR only says
+# where the example goes, and an existing sluice.conf is never touched.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+DATADIR     ?= $(PREFIX)/share
+DOCDIR      ?= $(DATADIR)/doc/sluice
+MANDIR      ?= $(DATADIR)/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL     ?= install
+UNITS := sluice.socket sluice.service sluice-thumbd.service sluice-janitor.service sluice-janitor.timer
+MANPAGES := man/sluicectl.1 man/sluice.conf.5 man/sluice-fcgi.8 man/sluice-thumbd.8
+INSTALL_SED := sed -e 's\#/usr/sbin/sluice-\#$(SBINDIR)/sluice-\#g' -e 's\#/usr/bin/sluicectl\#$(BINDIR)/sluicectl\#g' \
+    -e 's\#/usr/share/sluice/web\#$(DATADIR)/sluice/web\#g' -e 's\#/usr/share/doc/sluice\#$(DOCDIR)\#g'
+
+install: $(CTL_BIN) $(FCGI_BIN) $(THUMBD_BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sluice/web \
+	    $(DESTDIR)$(DOCDIR)/examples/nginx $(DESTDIR)$(DOCDIR)/examples/lighttpd \
+	    $(DESTDIR)$(DOCDIR)/examples/sharex \
+	    $(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 $(CTL_BIN) $(DESTDIR)$(BINDIR)/sluicectl
+	$(INSTALL) -m 0755 $(FCGI_BIN) $(THUMBD_BIN) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 $(wildcard web/*) $(DESTDIR)$(DATADIR)/sluice/web/
+	$(INSTALL_SED) examples/sluice.conf > $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf.example
+	$(INSTALL) -m 0644 $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf.example $(DESTDIR)$(DOCDIR)/examples/sluice.conf
+	$(INSTALL_SED) examples/nginx/sluice.conf > $(DESTDIR)$(DOCDIR)/examples/nginx/sluice.conf
+	$(INSTALL_SED) examples/lighttpd/sluice.conf > $(DESTDIR)$(DOCDIR)/examples/lighttpd/sluice.conf
+	$(INSTALL) -m 0644 examples/sharex/sluice.sxcu $(DESTDIR)$(DOCDIR)/examples/sharex/
+	for u in $(UNITS); do $(INSTALL_SED) examples/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(INSTALL) -m 0644 examples/systemd/sluice.sysusers $(DESTDIR)$(SYSUSERSDIR)/sluice.conf
+	$(INSTALL) -m 0644 man/sluicectl.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 man/sluice-fcgi.8 man/sluice-thumbd.8 $(DESTDIR)$(MANDIR)/man8/
+
+# removes what install put there, never /etc/sluice/sluice.conf or the state directories
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sluicectl $(DESTDIR)$(SBINDIR)/sluice-fcgi $(DESTDIR)$(SBINDIR)/sluice-thumbd \
+	    $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf.example $(DESTDIR)$(SYSUSERSDIR)/sluice.conf \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(MANDIR)/man1/sluicectl.1 \
+	    $(DESTDIR)$(MANDIR)/man5/sluice.conf.5 $(DESTDIR)$(MANDIR)/man8/sluice-fcgi.8 \
+	    $(DESTDIR)$(MANDIR)/man8/sluice-thumbd.8
+	rm -rf $(DESTDIR)$(DATADIR)/sluice $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/sluice 2>/dev/null
 
 format:
 	clang-format -i core/*.[ch] drop/*.[ch] fcgi/*.[ch] thumbs/*.[ch] ctl/*.[ch] tests/unit/*.c tests/integration/*.c fuzz/*.c

@@ -352,11 +352,13 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* signals go to this thread only, through sigwait */
+    /* signals go to this thread only, through sigwait; SIGHUP too (its default would kill
+     * the process mid-upload, and `systemctl reload` sends it) */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct sigaction sa = {.sa_handler = on_usr1};   /* no SA_RESTART: accept() returns */
     sigemptyset(&sa.sa_mask);
@@ -396,7 +398,9 @@ int main(int argc, char **argv)
         janitor_at_start();
     master_worker_ready();
     int sig;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+        fprintf(stderr, "sluice-fcgi: SIGHUP: a worker does not reload; a master does (-w N / "
+                        "server.workers: SIGHUP replaces its workers with no request lost)\n");
     fprintf(stderr, "sluice-fcgi: %s: draining\n", strsignal(sig));
     atomic_store(&ctx.stopping, 1);
     wake_acceptor();   /* the socket stays as it is: it is the siblings' too */
@@ -410,7 +414,8 @@ int main(int argc, char **argv)
          * announced) is still there: signal it, only while it is there */
         wake_acceptor();
         struct timespec tick = {0, 50 * 1000000};
-        if (sigtimedwait(&set, NULL, &tick) > 0) {
+        int again = sigtimedwait(&set, NULL, &tick);
+        if (again == SIGTERM || again == SIGINT) {
             fprintf(stderr, "sluice-fcgi: second signal: rolling back uploads in flight\n");
             break;
         }
@@ -422,6 +427,10 @@ int main(int argc, char **argv)
         }
     }
     inflight_abort_all(&ctx.inflight, SL_ESHUTDOWN);
+    while (__atomic_load_n(&running_threads, __ATOMIC_SEQ_CST) > 0) {
+        wake_acceptor();
+        usleep(50 * 1000);
+    }
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     free(t);

@@ -9,6 +9,9 @@ PKGS=(
     # tests and tools (node and npm come with the machine; the browser test's npm packages are
     # installed by the test itself from tests/browser/package-lock.json)
     valgrind curl python3 python3-boto3 python3-botocore awscli clang chromium
+    # test_install: systemd-analyze verify / security / syscall-filter (no running systemd
+    # needed), man --warnings for the man pages
+    systemd man-db
     # the local stack: a real S3 server (Ceph RGW), front servers, the FastCGI spawner
     radosgw ceph-mon ceph-osd ceph-common nginx-light lighttpd spawn-fcgi
     # benchmarks (make bench): the chart and the profile

@@ -102,9 +102,10 @@ stack_start_thumbd() {
     echo $! > "$d/thumbd.pid"
 }
 
-# stack_start_nginx DIR PORT: nginx with examples/nginx/sluice.conf (NGINX_SED: one more sed
-# expression applied to it, e.g. for the benchmarks' request-buffering baseline). The static
-# files (the upload page) come from web/ in the repository, or SLUICE_WEB.
+# stack_start_nginx DIR PORT: nginx with examples/nginx/sluice.conf, or the file named by
+# SLUICE_NGINX_EXAMPLE (an installed copy) (NGINX_SED: one more sed expression applied to it,
+# e.g. for the benchmarks' request-buffering baseline). The static files (the upload page)
+# come from web/ in the repository, or SLUICE_WEB.
 stack_start_nginx() {
     local d=$1 port=$2
     mkdir -p "$d/nginx/tmp" "$d/web"
@@ -112,7 +113,7 @@ stack_start_nginx() {
         -e "s#unix:/run/sluice/fcgi.sock#unix:$d/fcgi.sock#" \
         -e "s#/var/log/nginx/sluice.access.log#$d/nginx/access.log#" \
         -e "s#root /usr/share/sluice/web;#root ${SLUICE_WEB:-$STACK_ROOT/web};#" \
-        "$STACK_ROOT/examples/nginx/sluice.conf" > "$d/nginx/sluice.conf"
+        "${SLUICE_NGINX_EXAMPLE:-$STACK_ROOT/examples/nginx/sluice.conf}" > "$d/nginx/sluice.conf"
     cat > "$d/nginx/nginx.conf" <<CONF
 user root;
 worker_processes 1;
