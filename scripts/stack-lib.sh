@@ -94,6 +94,22 @@ stack_start_workers() {
     done
 }
 
+# stack_start_master DIR N: a master (sluice-fcgi -w N) under spawn-fcgi on DIR/fcgi.sock: it
+# keeps the socket and replaces workers that end (pid in DIR/master.pid)
+stack_start_master() {
+    local d=$1 n=$2
+    rm -f "$d/fcgi.sock"
+    spawn-fcgi -s "$d/fcgi.sock" -M 0600 -F 1 -P "$d/master.pid" -- \
+        "$SLUICE_BUILD/sluice-fcgi" -w "$n" -c "$d/sluice.conf" -l "$d/worker.log" >>"$d/workers.log" 2>&1 || {
+        echo "stack: spawn-fcgi failed:" >&2; cat "$d/workers.log" >&2; return 1; }
+    local m deadline=$((SECONDS + 10))
+    m=$(tr -d '\n' < "$d/master.pid")
+    until [ "$(pgrep -P "$m" | wc -l)" -ge "$n" ]; do
+        [ $SECONDS -lt $deadline ] || { echo "stack: the master started no workers" >&2; return 1; }
+        sleep 0.05
+    done
+}
+
 # stack_start_thumbd DIR: sluice-thumbd on DIR/spool (in the background, pid in a file)
 stack_start_thumbd() {
     local d=$1
@@ -190,7 +206,7 @@ stack_stop_workers() {
 stack_stop() {
     local d=$1 f pid pids=()
     mapfile -t pids < <(stack_worker_pids "$d")
-    for f in "$d"/workers.pid "$d"/thumbd.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
+    for f in "$d"/master.pid "$d"/workers.pid "$d"/thumbd.pid "$d"/nginx/nginx.pid "$d"/lighttpd/lighttpd.pid; do
         [ -f "$f" ] || continue
         # (spawn-fcgi writes its pid file without a final newline)
         while read -r pid || [ -n "$pid" ]; do

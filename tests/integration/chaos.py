@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -58,6 +59,9 @@ rolled = {}          # reason -> count
 faults = {}          # kind -> rounds
 violations = []
 committed = {}       # id -> (sha256, name, size)
+tokens = {}          # id -> delete token, of the drops still committed
+deletes = {}         # status -> count
+pending_deletes = []
 lock = threading.Lock()
 
 
@@ -94,14 +98,16 @@ def rgw_pid():
 
 
 def workers():
-    out = subprocess.run(["pgrep", "-f", "^%s/sluice-fcgi -c %s/sluice.conf" % (E["CHAOS_BUILD"], W)],
-                         capture_output=True, text=True).stdout.split()
+    """the master's workers (sluice-fcgi -w N replaces one that ends)"""
+    out = subprocess.run(["pgrep", "-P", E["CHAOS_MASTER"]], capture_output=True, text=True).stdout.split()
     return [int(p) for p in out]
 
 
-def restart_workers():
-    subprocess.run(["bash", "-c", ". scripts/stack-lib.sh; stack_stop_workers '%s'; "
-                    "stack_start_workers '%s' %s" % (W, W, E["CHAOS_WORKERS"])], check=True)
+def workers_back():
+    """after a kill or a drain: N workers again (the master's replacements), or a violation"""
+    want = int(E["CHAOS_WORKERS"])
+    if not wait_until(lambda: len(workers()) == want, 30):
+        violation("the master did not bring back %d workers: %s" % (want, workers()))
 
 
 def rss(pid):
@@ -195,12 +201,16 @@ def run_client(n, rng, out):
 FAULTS = {  # kind -> weight
     "none": 8, "s3_5xx": 16, "s3_5xx_persistent": 8, "reset": 12, "stall": 6, "latency": 8,
     "bandwidth": 8, "refuse": 6, "rgw_pause": 6, "rgw_kill": 4, "worker_kill": 8,
+    "worker_term": 8, "janitor_live": 8, "delete": 10,
 }
 if not RGW_DIR:
     del FAULTS["rgw_pause"], FAULTS["rgw_kill"]
 # faults after which a rollback may not have reached S3 (S3 or the worker was away): what they
-# leave is the janitor's, and is counted as such; elsewhere a leftover is a violation
-JANITOR_FAULTS = {"rgw_pause", "rgw_kill", "worker_kill", "refuse", "stall"}
+# leave is the janitor's, and is counted as such; elsewhere a leftover is a violation (a
+# refused connection or a stalled request is retried: the rollback must still complete)
+JANITOR_FAULTS = {"rgw_pause", "rgw_kill", "worker_kill"}
+# rounds in which every plain upload must succeed
+CLEAN_FAULTS = {"none", "latency", "bandwidth", "janitor_live"}
 # (regexes on the request line, written without spaces: the control protocol splits on them)
 # The first four never match a rollback's own requests (AbortMultipartUpload is DELETE ?uploadId,
 # the deletes are DELETE): a persistent fault there must still roll back completely.
@@ -239,12 +249,27 @@ def arm(kind, rng):
     if kind == "rgw_kill":
         return lambda: subprocess.run(["scripts/ceph-rgw.sh", "restart-rgw", RGW_DIR], check=True,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if kind == "worker_kill":
+    if kind in ("worker_kill", "worker_term"):
         def mid():
             ws = workers()
             if ws:
-                os.kill(rng.choice(ws), signal.SIGKILL)
+                os.kill(rng.choice(ws), signal.SIGKILL if kind == "worker_kill" else signal.SIGTERM)
         return mid
+    if kind == "janitor_live":
+        # the janitor as cron runs it, with its real ages, while uploads are on the wire
+        return lambda: janitor(None)
+    if kind == "delete":
+        # S3 fails the deletes of the drops being deleted (only theirs: the round's rollbacks
+        # must still complete), for a moment or for the round
+        with lock:
+            ids = rng.sample(sorted(tokens), min(2, len(tokens)))
+        if ids:
+            match = "^DELETE\\s[^?]*(%s)" % "|".join(ids)
+            if rng.random() < 0.5:
+                proxy.cmd("rule %s -1 status 503 SlowDown" % match)
+            else:
+                proxy.cmd("rule %s %d reset 0" % (match, rng.randint(1, 2)))
+        return lambda: delete_some(ids)
     return None
 
 
@@ -296,10 +321,63 @@ def reply_lost(bad, unanswered):
     return lost
 
 
-def janitor():
-    r = subprocess.run([E["CHAOS_BUILD"] + "/sluicectl", "-c", E["CHAOS_JANITOR_CONF"], "janitor",
-                        "--older-than", "0s"], capture_output=True, text=True)
+def janitor(older_than="0s"):
+    """older_than "0s": between rounds, nothing on the wire, after a fault that may have left
+    a rollback unfinished; None: the configured ages, as cron runs it (also mid-round)"""
+    args = [E["CHAOS_BUILD"] + "/sluicectl", "-c", E["CHAOS_JANITOR_CONF"], "janitor"]
+    if older_than:
+        args += ["--older-than", older_than]
+    r = subprocess.run(args, capture_output=True, text=True)
     return r.stdout + r.stderr
+
+
+def http_req(method, path, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def delete_some(ids):
+    """DELETE committed drops while S3 fails their deletes: 204 and gone, or a 5xx with the
+    drop still there and deletable once S3 is back — never a drop half gone"""
+    for id_ in ids:
+        st, body = http_req("DELETE", "/api/drops/" + id_, {"X-Delete-Token": tokens[id_]})
+        bump(deletes, st)
+        if st == 204:
+            gone(id_)
+        elif 500 <= st < 600:
+            pending_deletes.append(id_)
+        else:
+            violation("DELETE %s answered %d %s" % (id_, st, body[:200]))
+
+
+def gone(id_):
+    with lock:
+        committed.pop(id_, None)
+        tokens.pop(id_, None)
+    st, _ = http_req("GET", "/d/" + id_, {"Accept": "application/json"})
+    if st != 404:
+        violation("deleted drop %s still answers %d" % (id_, st))
+
+
+def finish_deletes():
+    """after the round (S3 back): each refused DELETE left its drop whole, and a retry ends it"""
+    while pending_deletes:
+        id_ = pending_deletes.pop()
+        st, _ = http_req("GET", "/d/" + id_, {"Accept": "application/json"})
+        if st != 200:
+            violation("a DELETE refused with 5xx left drop %s answering %d" % (id_, st))
+        check_committed([id_])
+        st, body = http_req("DELETE", "/api/drops/" + id_, {"X-Delete-Token": tokens[id_]})
+        if st != 204:
+            violation("DELETE %s again answered %d %s" % (id_, st, body[:200]))
+        else:
+            bump(deletes, "204 on retry")
+            gone(id_)
 
 
 def check_committed(new):
@@ -377,6 +455,7 @@ def wait_until(fn, seconds):
 def main():
     t_end = time.monotonic() + a.minutes * 60
     idle_rss = {p: rss(p) for p in workers()}
+    first_seen, rss_base = {}, {}
     n, rnd, janitor_runs, left_for_janitor = 0, 0, 0, {"objects": 0, "multipart uploads": 0}
     kinds, weights = list(FAULTS), list(FAULTS.values())
     first = R.sample(kinds, len(kinds))   # every kind once (in random order), then by weight
@@ -398,9 +477,9 @@ def main():
         for t in ts:
             t.join()
         proxy.cmd("clear")
-        if kind == "worker_kill":
-            restart_workers()
-            idle_rss = {p: rss(p) for p in workers()}
+        if kind in ("worker_kill", "worker_term"):
+            workers_back()
+        finish_deletes()
         # the outcomes
         new, unanswered = [], {}
         for (i, behaviour, st, j, sha, name, size) in out:
@@ -408,6 +487,7 @@ def main():
             if st == 201 and j and j.get("id"):
                 counts["committed"] += 1
                 committed[j["id"]] = (sha, name, size)
+                tokens[j["id"]] = j["delete_token"]
                 new.append(j["id"])
                 if behaviour == "abort":
                     violation("an aborted upload (%s) was answered 201" % name)
@@ -416,7 +496,7 @@ def main():
                 reason = behaviour if behaviour in ("abort",) else \
                     "%s %s" % (st, (j or {}).get("error", "")) if isinstance(st, int) else str(st)
                 bump(rolled, reason.strip())
-                if behaviour == "normal" and kind in ("none", "latency", "bandwidth"):
+                if behaviour == "normal" and kind in CLEAN_FAULTS:
                     violation("round %d (%s): a plain upload %s failed: %s" % (rnd, kind, name, reason))
         check_committed(new)
         # invariant 4: slots free (the rollback of a dead client may still be under way)
@@ -446,6 +526,11 @@ def main():
         sp = spool_ok()
         if sp:
             violation("round %d (%s): spool files of no committed drop: %s" % (rnd, kind, sp[:5]))
+        for p in workers():   # replacements get their own readings
+            first_seen.setdefault(p, rnd)
+            idle_rss.setdefault(p, rss(p))
+            if rnd - first_seen[p] == 3:
+                rss_base[p] = (rnd, rss(p))   # warm: its arenas and caches are made
         for p, idle in ({} if E.get("CHAOS_NO_RSS") else idle_rss).items():
             now = rss(p)
             if now and now > idle + 48 * MiB:
@@ -456,14 +541,30 @@ def main():
             violation("round %d (%s): %s" % (rnd, kind, pr))
         print("chaos: round %3d %-18s %d uploads, %d committed so far, %d violations"
               % (rnd, kind, len(out), counts["committed"], len(violations)), flush=True)
-    # the end: the janitor, then nothing but committed drops
-    janitor()
+    # the end: the janitor, then nothing but committed drops. Its sweep (no grace here) looks at
+    # every object: one that neither a record nor a reservation explains is an orphan that the
+    # rollbacks, DELETEs and earlier janitor runs should never have left
+    out = janitor()
     janitor_runs += 1
+    m = re.search(r"(\d+) orphans swept", out)
+    swept_at_end = int(m.group(1)) if m else -1
+    if swept_at_end != 0:
+        violation("the last sweep found %s orphans: %s" % (swept_at_end, out.strip()[-300:]))
     bad, ups = leftovers()
     if bad or ups:
         violation("after the janitor: left behind %s %s" % (bad[:5], ups[:3]))
+    # a slow leak: what a worker that lived 10 rounds or more grew by since it was warm
+    for p, (r0, base) in ({} if E.get("CHAOS_NO_RSS") else rss_base).items():
+        now = rss(p)
+        if now and rnd - r0 >= 10:
+            grew = now - base
+            print("chaos: worker %d RSS %d MiB after round %d, %+.1f MiB over %d rounds"
+                  % (p, now >> 20, r0, grew / MiB, rnd - r0), flush=True)
+            if grew > 24 * MiB:
+                violation("worker %d grew %d MiB in %d rounds (a leak?)" % (p, grew >> 20, rnd - r0))
     inj = json.loads(proxy.cmd("stats"))
     report(rnd, inj, janitor_runs, left_for_janitor)
+    print("| orphans the last sweep found | %d |" % swept_at_end)
     return 1 if violations else 0
 
 
@@ -491,6 +592,8 @@ def report(rounds, inj, janitor_runs, left):
     print("| left for the janitor (S3 or worker away during rollback): objects | %d |" % left["objects"])
     print("| left for the janitor: multipart uploads | %d |" % left["multipart uploads"])
     print("| janitor runs | %d |" % janitor_runs)
+    for k, v in sorted(deletes.items(), key=str):
+        print("| DELETE of a drop: %s | %d |" % (k, v))
     print("| invariant violations | %d |" % len(violations))
     print()
     print("chaos: seed %d, %d rounds, %d uploads, %d violations" % (seed, rounds, counts["tried"], len(violations)))
