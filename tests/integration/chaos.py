@@ -328,6 +328,8 @@ def janitor(older_than="0s"):
     if older_than:
         args += ["--older-than", older_than]
     r = subprocess.run(args, capture_output=True, text=True)
+    if "orphans swept" not in r.stdout + r.stderr:   # its summary line: it ran to the end
+        violation("the janitor did not run: %s" % (r.stdout + r.stderr).strip()[-300:])
     return r.stdout + r.stderr
 
 
