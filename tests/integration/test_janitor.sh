@@ -11,9 +11,11 @@ cd "$(dirname "$0")/../.."
 test_stack jan
 RGW_PID=$(cat "${S3_WORKDIR:-/nonexistent}/run/client.rgw.a.pid" 2>/dev/null || true)
 before_exit() { [ -n "$RGW_PID" ] && kill -CONT "$RGW_PID" 2>/dev/null; return 0; }
-# URLs live 6 s; the sweep's own grace is shorter (3 s), so the URL's life is what counts
+# URLs live 15 s; the sweep's own grace is shorter (5 s), so the URL's life is what counts
+# (15 s: making the objects below takes several seconds on a loaded machine, and they must all
+# still be young at the first run)
 export SLUICE_PREFIX="it-jan-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_RESERVE_TTL=1h \
-    SLUICE_DIRECT_EXPIRES=6s SLUICE_SWEEP_GRACE=3s
+    SLUICE_DIRECT_EXPIRES=15s SLUICE_SWEEP_GRACE=5s
 stack_write_conf "$W"
 stack_start_workers "$W" || exit 1
 NP=$(free_port)
@@ -39,12 +41,6 @@ put_raw "thumbs/${live[0]}"
 json=$(reserve)
 rid=$(printf '%s' "$json" | jget id)
 check "a live reservation's bytes are in" 200 "$(direct_put "$json" "$W/small")"
-# orphans made directly (ids that sort after the live ones: a sweep that always started from
-# the beginning would never reach them with a small bound)
-orphans=()
-for n in 1 2 3; do orphans+=("drops/zzzzzzzzzzzzzzzzzzzzz$n"); done
-for n in 4 5; do orphans+=("thumbs/zzzzzzzzzzzzzzzzzzzzz$n"); done
-for k in "${orphans[@]}"; do put_raw "$k"; done
 # a drop deleted while its PUT URL lives, and the URL replayed: bytes nothing refers to
 json=$(reserve)
 did=$(printf '%s' "$json" | jget id) dtok=$(printf '%s' "$json" | jget delete_token)
@@ -52,8 +48,14 @@ direct_put "$json" "$W/small" >/dev/null
 check "deleted drop: committed" 201 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -H "X-Upload-Token: $(printf '%s' "$json" | jget upload_token)" -X POST "$B/api/uploads/$did/complete")"
 check "deleted drop: deleted" 204 "$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE -H "X-Delete-Token: $dtok" "$B/api/drops/$did")"
 check "deleted drop: its URL replayed writes the bytes again" 200 "$(direct_put "$json" "$W/small")"
+# orphans made directly (ids that sort after the live ones: a sweep that always started from
+# the beginning would never reach them with a small bound)
+orphans=()
+for n in 1 2 3; do orphans+=("drops/zzzzzzzzzzzzzzzzzzzzz$n"); done
+for n in 4 5; do orphans+=("thumbs/zzzzzzzzzzzzzzzzzzzzz$n"); done
+for k in "${orphans[@]}"; do put_raw "$k"; done
 orphans+=("drops/$did")
-t0=$SECONDS
+t0=$SECONDS   # the last of them written
 
 # young orphans are left alone
 out=$(janitor)
@@ -61,8 +63,8 @@ contains "young orphans: none swept" "0 orphans swept" "$out"
 check "young orphans: still there" yes "$(has "${orphans[0]}")"
 check "young orphans: the replayed bytes still there" yes "$(has "drops/$did")"
 
-past_grace() { [ $((SECONDS - t0)) -ge 7 ]; }
-wait_for "the orphans are older than the grace and the URL's life" 15 past_grace
+past_grace() { [ $((SECONDS - t0)) -ge 16 ]; }
+wait_for "the orphans are older than the grace and the URL's life" 25 past_grace
 # at most 2 objects per run: each run goes on where the last one stopped
 { cat "$W/sluice.conf"; printf '[janitor]\nsweep_max = 2\n'; } > "$W/j2.conf"
 total=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${P}drops/" --query 'length(Contents || `[]`)' --output text)
