@@ -147,16 +147,16 @@ json=$(curl -sS -H "$A" -d '{"filename":"long.bin"}' "$B/s3/multipart")
 key=$(printf '%s' "$json" | jget key) uid=$(printf '%s' "$json" | jget uploadId) id=$(printf '%s' "$json" | jget id)
 ekey=$(urlq "$key") euid=$(urlq "$uid") s3uid=${uid#*.}
 u=$(curl -sS -H "$A" "$B/s3/multipart/$euid/1?key=$ekey" | jget url) t0=$SECONDS
-check "long: part 1" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p1" "$u")"
+read -r st e1 < <(put_part "$u" "$W/p1"); check "long: part 1" 200 "$st"
 past_ttl() { [ $((SECONDS - t0)) -ge 3 ]; }
 wait_for "long: the reservation is older than reserve_ttl" 10 past_ttl
 out=$(janitor)
 case "$out" in *"$s3uid"*|*"reservation $id"*) bad "long: the janitor leaves the live upload alone" "$out" ;;
                *) ok "long: the janitor leaves the live upload alone" ;; esac
 u=$(curl -sS -H "$A" "$B/s3/multipart/$euid/2?key=$ekey" | jget url)
-check "long: part 2, signed after the janitor ran" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p2" "$u")"
-done_json=$(curl -sS -H "$A" -X POST "$B/s3/multipart/$euid/complete?key=$ekey")
-check "long: complete commits it" "$B/d/$id" "$(printf '%s' "$done_json" | jget location)"
+read -r st e2 < <(put_part "$u" "$W/p2"); check "long: part 2, signed after the janitor ran" 200 "$st"
+check "long: complete" 200 "$(complete "$uid" "$key" "$(parts_json "1:$e1" "2:$e2")")"
+check "long: complete commits it" "$B/d/$id" "$(jget location < "$W/complete.json")"
 check "long: byte-identical" "$(sha "$W/big")" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
 
 # a browser that signed every part at the start and uploads them slowly: the marker's time
@@ -168,13 +168,15 @@ urls=$(curl -sS -H "$A" "$B/s3/multipart/$euid/batch?key=$ekey&partNumbers=1,2")
 sed -e 's/^reserve_ttl = .*/reserve_ttl = 4s/' -e 's/^direct_expires = .*/direct_expires = 1s/' "$W/sluice.conf" > "$W/j-short.conf"
 past_marker() { [ $((SECONDS - t0)) -ge 7 ]; }
 wait_for "batch: the marker alone would make it dead" 15 past_marker
-check "batch: part 1, late" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p1" "$(printf '%s' "$urls" | jpath '["presignedUrls"]["1"]')")"
+read -r st e1 < <(put_part "$(printf '%s' "$urls" | jpath '["presignedUrls"]["1"]')" "$W/p1")
+check "batch: part 1, late" 200 "$st"
 out=$(JCONF=$W/j-short.conf janitor)
 contains "batch: the janitor keeps it for its fresh part" "kept reservation $id: its upload stored a part" "$out"
 check "batch: its multipart upload is still there" 1 "$(uploads_left)"
-check "batch: part 2" 200 "$(curl -sS -o /dev/null -w '%{http_code}' -T "$W/p2" "$(printf '%s' "$urls" | jpath '["presignedUrls"]["2"]')")"
-done_json=$(curl -sS -H "$A" -X POST "$B/s3/multipart/$euid/complete?key=$ekey")
-check "batch: complete commits it" "$B/d/$id" "$(printf '%s' "$done_json" | jget location)"
+read -r st e2 < <(put_part "$(printf '%s' "$urls" | jpath '["presignedUrls"]["2"]')" "$W/p2")
+check "batch: part 2" 200 "$st"
+check "batch: complete" 200 "$(complete "$uid" "$key" "$(parts_json "1:$e1" "2:$e2")")"
+check "batch: complete commits it" "$B/d/$id" "$(jget location < "$W/complete.json")"
 
 # a browser that gives up halfway: alive while its URL lives, aborted by the janitor once dead
 # (its last URL expired and reserve_ttl passed with no part stored)
