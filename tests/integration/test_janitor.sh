@@ -103,7 +103,7 @@ check "the live drops are served" 1000 "$(curl -sS -H 'Accept: application/json'
 more=()
 for n in 6 7 8; do more+=("drops/zzzzzzzzzzzzzzzzzzzzz$n"); put_raw "drops/zzzzzzzzzzzzzzzzzzzzz$n"; done
 t0=$SECONDS
-wait_for "the new orphans are older than the grace" 15 past_grace
+wait_for "the new orphans are older than the grace" 25 past_grace
 stack_stop_workers "$W"
 : > "$W/worker.log"
 stack_start_workers "$W" || exit 1
