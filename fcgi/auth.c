@@ -44,11 +44,11 @@ int auth_require_metrics(const struct ctx *x, struct http *h)
     return 0;
 }
 
-const struct token *auth_require_upload(struct ctx *x, struct http *h)
+struct token *auth_require_upload(struct ctx *x, struct http *h)
 {
     const char *a = http_header(h, "Authorization");
     const char *bearer = a && strncasecmp(a, "Bearer ", 7) == 0 ? a + 7 : NULL;
-    const struct token *t = quota_find(&x->quota, bearer);
+    struct token *t = quota_find(&x->quota, bearer);
     if (t)
         return t;
     http_reply_error(h, SL_EUNAUTH, NULL, "WWW-Authenticate: Bearer\r\n");

@@ -10,7 +10,7 @@ struct token;
 
 /* The token the caller uploads with (a Bearer secret of one, else the anonymous token when
  * upload.anonymous), or NULL with a 401 + WWW-Authenticate sent. Valid while x lives. */
-const struct token *auth_require_upload(struct ctx *x, struct http *h);
+struct token *auth_require_upload(struct ctx *x, struct http *h);
 /* /metrics: server.metrics_token as a Bearer token (constant time); 404 when it is unset,
  * 401 when wrong. 1 allowed, else 0 with the reply sent. */
 int auth_require_metrics(const struct ctx *x, struct http *h);

@@ -60,9 +60,9 @@ void quota_close(struct quota *q)
     memset(q, 0, sizeof *q);
 }
 
-const struct token *quota_find(const struct quota *q, const char *bearer)
+struct token *quota_find(const struct quota *q, const char *bearer)
 {
-    const struct token *found = NULL, *anon = NULL;
+    struct token *found = NULL, *anon = NULL;
     if (bearer) {
         char given[65];
         sigv4_sha256_hex(bearer, strlen(bearer), given);
@@ -81,12 +81,11 @@ const struct token *quota_find(const struct quota *q, const char *bearer)
     return found ? found : anon;
 }
 
-int quota_take_slots(struct ctx *x, struct http *h, const struct token *t, int held[2])
+int quota_take_slots(struct ctx *x, struct http *h, struct token *t, int held[2])
 {
-    struct token *tw = (struct token *)t;   /* its counters only */
     held[0] = held[1] = -1;
     if (t->slots && slots_take(t->slots, &held[0]) != SL_OK) {
-        METRIC_ADD(tw, refused_slot, 1);
+        METRIC_ADD(t, refused_slot, 1);
         http_reply_error(h, SL_ELIMIT, "this token holds all the upload slots it may; retry "
                          "when one of its uploads ends", "Retry-After: 5\r\n");
         return 0;
@@ -107,17 +106,17 @@ void quota_release_slots(int held[2])
     held[0] = held[1] = -1;
 }
 
-enum sl_err quota_try_reserve(struct ctx *x, const struct token *t, const char *id,
+enum sl_err quota_try_reserve(struct ctx *x, struct token *t, const char *id,
                               time_t expires)
 {
     struct quota *q = &x->quota;
     return ledger_add(q->open, t->name, id, expires, t->reservations, q->host_reservations);
 }
 
-void quota_refuse(struct http *h, const struct token *t, enum sl_err e)
+void quota_refuse(struct http *h, struct token *t, enum sl_err e)
 {
     if (e == SL_ELIMIT) {
-        METRIC_ADD((struct token *)t, refused_reservation, 1);
+        METRIC_ADD(t, refused_reservation, 1);
         http_reply_error(h, e, "this token has all the open reservations it may; complete or "
                          "cancel one, or retry later", "Retry-After: 30\r\n");
     } else if (e == SL_EBUSY) {
@@ -128,7 +127,7 @@ void quota_refuse(struct http *h, const struct token *t, enum sl_err e)
     }
 }
 
-int quota_reserve(struct ctx *x, struct http *h, const struct token *t, const char *id,
+int quota_reserve(struct ctx *x, struct http *h, struct token *t, const char *id,
                   time_t expires)
 {
     enum sl_err e = quota_try_reserve(x, t, id, expires);
@@ -137,7 +136,7 @@ int quota_reserve(struct ctx *x, struct http *h, const struct token *t, const ch
     return !e;
 }
 
-void quota_unreserve(struct ctx *x, const struct token *t, const char *id)
+void quota_unreserve(struct ctx *x, struct token *t, const char *id)
 {
     if (t)
         ledger_remove(x->quota.open, t->name, id);

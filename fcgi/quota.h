@@ -41,24 +41,24 @@ void quota_close(struct quota *q);
 
 /* The token whose secret bearer is (constant time in every secret, not even their lengths
  * leak); else the anonymous one, or NULL. */
-const struct token *quota_find(const struct quota *q, const char *bearer);
+struct token *quota_find(const struct quota *q, const char *bearer);
 
 /* An upload slot of t's and one of the host's, in held[0] / held[1] (give both back with
  * quota_release_slots). 1, or 0 with 429 / 503 + Retry-After sent. */
-int quota_take_slots(struct ctx *x, struct http *h, const struct token *t, int held[2]);
+int quota_take_slots(struct ctx *x, struct http *h, struct token *t, int held[2]);
 void quota_release_slots(int held[2]);
 
 /* Reservation id is open, for t, until expires: SL_OK, SL_ELIMIT (t has all it may),
  * SL_EBUSY (the host has), or a local error. */
-enum sl_err quota_try_reserve(struct ctx *x, const struct token *t, const char *id,
+enum sl_err quota_try_reserve(struct ctx *x, struct token *t, const char *id,
                               time_t expires);
 /* The answer to a refused quota_try_reserve: 429 / 503 + Retry-After (counted per token). */
-void quota_refuse(struct http *h, const struct token *t, enum sl_err e);
+void quota_refuse(struct http *h, struct token *t, enum sl_err e);
 /* quota_try_reserve, and 1; or 0 with quota_refuse's answer sent (nothing reserved then) */
-int quota_reserve(struct ctx *x, struct http *h, const struct token *t, const char *id,
+int quota_reserve(struct ctx *x, struct http *h, struct token *t, const char *id,
                   time_t expires);
 /* id is closed (completed, cancelled, aborted); not open is fine. */
-void quota_unreserve(struct ctx *x, const struct token *t, const char *id);
+void quota_unreserve(struct ctx *x, struct token *t, const char *id);
 
 /* the per-token series of /metrics */
 void quota_metrics(const struct quota *q, struct buf *out);

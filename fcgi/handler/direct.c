@@ -103,7 +103,7 @@ HANDLER(direct_create)
     json_t *up_json = NULL;
     enum sl_err e;
     int reserved = 0, counted = 0;
-    const struct token *t = auth_require_upload(x, h);
+    struct token *t = auth_require_upload(x, h);
     if (!t)
         goto out;
     if (!http_body(h, &body))
@@ -197,7 +197,7 @@ HANDLER(direct_complete)
     struct buf body = BUF_INIT(BODY_MAX);
     int slot[2] = {-1, -1};
     enum sl_err e;
-    const struct token *t = auth_require_upload(x, h);
+    struct token *t = auth_require_upload(x, h);
     if (!t || !owned_reservation(x, h, c, id, &rv))
         goto out;
     /* optional body: {"sha256": "<hex>"} to have the upload checked */
@@ -217,7 +217,7 @@ HANDLER(direct_complete)
         goto out;
     }
     METRIC_ADD(&x->m, uploads_committed, 1);
-    METRIC_ADD((struct token *)t, committed, 1);
+    METRIC_ADD(t, committed, 1);
     quota_unreserve(x, t, id);
     reply_drop(x, h, &d, NULL);
 out:
@@ -230,7 +230,7 @@ HANDLER(direct_cancel)
     const char *id = m->arg[0];
     struct drop_resv rv;
     enum sl_err e;
-    const struct token *t = auth_require_upload(x, h);
+    struct token *t = auth_require_upload(x, h);
     if (!t || !owned_reservation(x, h, c, id, &rv))
         return;
     /* a stream into it on this host stops and rolls back; then the bytes, the marker last */

@@ -58,7 +58,7 @@ struct upload {
     struct http *h;
     struct s3_client *c;
     enum up_state state;
-    const struct token *t;           /* who uploads: its limits and counters */
+    struct token *t;           /* who uploads: its limits and counters */
     int slot[2];                     /* the token's and the host's; -1: none held */
     struct queue *q;
     struct pipe *pipe;
@@ -126,7 +126,7 @@ static enum sl_err take(struct upload *u, const void *p, size_t n)
     }
     __atomic_store_n(&u->received, u->received + n, __ATOMIC_RELAXED);   /* read for progress */
     METRIC_ADD(&u->x->m, bytes_in, n);
-    METRIC_ADD((struct token *)u->t, bytes_in, n);
+    METRIC_ADD(u->t, bytes_in, n);
     return queue_push(u->q, p, n);
 }
 
@@ -370,7 +370,7 @@ static void run_upload(struct ctx *x, struct http *h, struct upload *u, int form
         goto out;
     set_state(u, UP_COMMITTED);
     METRIC_ADD(&x->m, uploads_committed, 1);
-    METRIC_ADD((struct token *)u->t, committed, 1);
+    METRIC_ADD(u->t, committed, 1);
     if (u->reserved)
         quota_unreserve(x, u->t, u->meta.id);
     /* a thumbnail job, made later: the reply never waits for the thumbnail itself. If this
@@ -484,7 +484,7 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
     char token[DROP_TOKEN_LEN + 1];
     enum sl_err e;
     int counted = 0;
-    const struct token *t = auth_require_upload(x, h);
+    struct token *t = auth_require_upload(x, h);
     if (!t)
         goto out;
     if (!http_body_pool(h, &body, unbuffered))
@@ -509,10 +509,14 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
     }
     if (!(counted = quota_reserve(x, h, t, m->id, m->created + x->cfg.upload.reserve_ttl)))
         goto out;
-    if ((e = drop_reserve(c, x->cfg.s3.prefix, &rv)) ||
-        (e = http_base_url(h, x->cfg.upload.public_url, &url)) ||
+    if ((e = drop_reserve(c, x->cfg.s3.prefix, &rv))) {
+        http_reply_error(h, e, NULL, NULL);
+        goto out;
+    }
+    if ((e = http_base_url(h, x->cfg.upload.public_url, &url)) ||
         (e = buf_puts(&url, "/api/drops/")) || (e = drop_pct_encode(&url, m->name)) ||
         (e = buf_printf(&url, "?id=%s", m->id))) {
+        drop_unreserve(c, x->cfg.s3.prefix, m->id);   /* undo: nobody got its tokens */
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }

@@ -57,7 +57,7 @@ static enum sl_err reserve(struct ctx *x, struct http *h, struct s3_client *c,
 
 /* reserve(), counted against t until expires (quota.h); 1, or 0 with the reply sent */
 static int reserve_counted(struct ctx *x, struct http *h, struct s3_client *c,
-                           const struct token *t, time_t expires, const char *name,
+                           struct token *t, time_t expires, const char *name,
                            const char *type, struct drop_resv *rv,
                            char token[DROP_TOKEN_LEN + 1], struct cap *up, int autocommit)
 {
@@ -113,7 +113,7 @@ HANDLER(uppy_params)
     long ttl = x->cfg.upload.direct_expires;
     int reserved = 0;
     enum sl_err e;
-    const struct token *t = auth_require_upload(x, h);
+    struct token *t = auth_require_upload(x, h);
     if (!t)
         goto out;
     drop_query_get(h->query, "filename", &name);
@@ -171,7 +171,7 @@ HANDLER(uppy_create)
     struct buf opaque = BUF_INIT(4096);
     int reserved = 0;
     enum sl_err e;
-    const struct token *t = auth_require_upload(x, h);
+    struct token *t = auth_require_upload(x, h);
     if (!t)
         goto out;
     if (!http_body(h, &body))
@@ -216,7 +216,7 @@ out:
 /* what every call on a started multipart upload carries: its upload id (the path) and key
  * (the query), the key ours, reserved, and reserved by this caller */
 struct mpu {
-    const struct token *t;
+    struct token *t;
     struct drop_resv rv;
     char upload_id[512];
     char id[DROP_ID_LEN + 1];
@@ -269,14 +269,14 @@ out:
 /* The highest part number worth signing: every part but the last is at least S3's minimum
  * (Complete refuses smaller ones), so a part numbered past ceil(max_size / 5 MiB) belongs to
  * an upload larger than the token's max_size; and never past S3's 10,000. */
-static long max_part_number(const struct token *t)
+static long max_part_number(struct token *t)
 {
     uint64_t n = (t->max_size + S3_MIN_PART_SIZE - 1) / S3_MIN_PART_SIZE;
     return n > S3_MAX_PARTS ? S3_MAX_PARTS : (long)n;
 }
 
 /* 1 if part n may be signed, else 0 with the reply sent */
-static int part_allowed(const struct token *t, struct http *h, long n)
+static int part_allowed(struct token *t, struct http *h, long n)
 {
     char msg[160];
     long top = max_part_number(t);
@@ -483,7 +483,7 @@ HANDLER(uppy_complete)
                                 sizeof msg)))
         goto fail;
     METRIC_ADD(&x->m, uploads_committed, 1);
-    METRIC_ADD((struct token *)u.t, committed, 1);
+    METRIC_ADD(u.t, committed, 1);
     quota_unreserve(x, u.t, u.id);
     json_t *j = json_pack("{s:o,s:o,s:o}", "location", reply_link(x, h, "/d/%s", u.id), "key",
                           http_json_str(buf_str(&u.key)), "bucket",
