@@ -252,10 +252,19 @@ static enum sl_err clean_reservations(struct sweep *s)
          * if its bytes are all there it becomes a drop rather than being thrown away */
         struct drop_meta dm;
         char msg[200];
-        if (direct && drop_commit_direct(s->c, s->prefix, NULL, id, NULL, NULL, &dm, msg,
-                                         sizeof msg) == SL_OK) {
+        enum sl_err ce = direct ? drop_commit_direct(s->c, s->prefix, NULL, id, NULL, NULL, &dm,
+                                                     msg, sizeof msg)
+                                : SL_ENOTFOUND;
+        if (ce == SL_OK) {
             say(s, "committed the completed upload %s (age %ld s)", id, age);
             s->rep->markers_removed++;
+            continue;
+        }
+        /* only a verdict on the bytes (incomplete, absent) lets them go: a storage error on
+         * the way would otherwise throw away a complete upload. The next run tries again. */
+        if (sl_err_class(ce) != SL_CLASS_CLIENT && ce != SL_ES3_NOTFOUND) {
+            say(s, "could not judge reservation %s: %s", id, sl_err_str(ce));
+            s->rep->failed++;
             continue;
         }
         enum sl_err d = remove_reservation(s, o[i].key, id, age);

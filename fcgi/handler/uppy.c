@@ -70,10 +70,8 @@ static int reserve_counted(struct ctx *x, struct http *h, struct s3_client *c,
     }
     char id[DROP_ID_LEN + 1];
     memcpy(id, rv->m.id, sizeof id);
-    if ((e = quota_try_reserve(x, t, id, expires))) {
-        quota_refuse(h, t, e);
+    if (!quota_reserve(x, h, t, id, expires))
         return 0;
-    }
     if ((e = reserve(x, h, c, name, type, rv, token, up, autocommit))) {
         quota_unreserve(x, t, id);
         http_reply_error(h, e, NULL, NULL);
@@ -289,10 +287,12 @@ static int part_allowed(struct token *t, struct http *h, long n)
 
 /* a call that keeps the upload going (signing, listing its parts) is its sign of life: the
  * marker is rewritten now and then (drop_touch), so the janitor leaves a long upload alone */
-static void moving(const struct ctx *x, struct s3_client *c, struct mpu *u)
+static void moving(struct ctx *x, struct s3_client *c, struct mpu *u)
 {
-    enum sl_err e = drop_touch(c, x->cfg.s3.prefix, &u->rv, x->cfg.upload.reserve_ttl,
-                               time(NULL));
+    time_t now = time(NULL);
+    /* it still counts against its token while it moves (an entry that exists is renewed) */
+    quota_try_reserve(x, u->t, u->id, now + x->cfg.upload.reserve_ttl);
+    enum sl_err e = drop_touch(c, x->cfg.s3.prefix, &u->rv, x->cfg.upload.reserve_ttl, now);
     if (e)   /* not fatal: the janitor also sees the parts S3 stores */
         fprintf(stderr, "sluice: cannot refresh the reservation %s: %s\n", u->id, sl_err_str(e));
 }
@@ -466,6 +466,7 @@ HANDLER(uppy_complete)
     struct drop_meta d;
     char msg[200] = "";
     enum sl_err e;
+    int too_big = 0;   /* check_parts' verdict, not a buffer's cap deeper down */
     if (!mpu_open(x, h, c, m, &u))
         goto out;
     if (!http_body(h, &body))
@@ -475,9 +476,12 @@ HANDLER(uppy_complete)
                                   "1, \"ETag\": \"...\"}, ...]}, numbered 1..N");
         goto fail;
     }
-    if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &have, &nhave, &r)) ||
-        (e = check_parts(u.t->max_size, want, nwant, have, nhave, msg, sizeof msg)))
+    if ((e = s3_mpu_list_parts(c, buf_str(&u.key), u.upload_id, &have, &nhave, &r)))
         goto fail;
+    if ((e = check_parts(u.t->max_size, want, nwant, have, nhave, msg, sizeof msg))) {
+        too_big = e == SL_ETOOBIG;
+        goto fail;
+    }
     if ((e = s3_mpu_complete(c, buf_str(&u.key), u.upload_id, want, nwant, &r)) ||
         (e = drop_commit_direct(c, x->cfg.s3.prefix, x->spool, u.id, &u.rv, NULL, &d, msg,
                                 sizeof msg)))
@@ -495,7 +499,7 @@ HANDLER(uppy_complete)
     http_reply_json(h, 200, j, NULL);
     goto out;
 fail:
-    if (e == SL_ETOOBIG) {   /* (best effort: what is left is the janitor's) */
+    if (too_big) {   /* (best effort: what is left is the janitor's) */
         s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
         drop_unreserve(c, x->cfg.s3.prefix, u.id);
         quota_unreserve(x, u.t, u.id);

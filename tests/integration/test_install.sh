@@ -206,7 +206,8 @@ check "systemd-analyze verify: nothing to say" "" "$vout"
 for s in sluice.service sluice-thumbd.service sluice-janitor.service; do
     # exposure 0-10 from `systemd-analyze security`; the threshold is in tenths
     systemd-analyze security --offline=yes --man=no --threshold=20 "$V/$s" > "$W/security.out" 2>&1
-    check "$s: exposure at most 2.0 ($(sed -n 's/.*Overall exposure level for [^:]*: //p' "$W/security.out"))" 0 $?
+    rc=$?   # (not $? in the check below: its description's $(sed) would be the status read)
+    check "$s: exposure at most 2.0 ($(sed -n 's/.*Overall exposure level for [^:]*: //p' "$W/security.out"))" 0 "$rc"
 done
 
 finish

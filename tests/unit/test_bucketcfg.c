@@ -80,6 +80,7 @@ static void assert_settled_cors(const struct bucketcfg_merge *m, char *const *o)
         assert_int_equal(bucketcfg_cors(m->doc, m->doc_len, o, force, &again), SL_OK);
         assert_int_equal(again.found, BUCKETCFG_CURRENT);
         assert_int_equal(again.changed, 0);
+        assert_null(again.doc);
         assert_int_equal(again.n_foreign, m->n_foreign);
         bucketcfg_merge_free(&again);
     }
