@@ -63,9 +63,9 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
     struct s3_result r = S3_RESULT_INIT;
     struct drop_resv rv;
     enum sl_err e;
+    enum drop_state st;
     snprintf(msg, msglen, "%s", "");
-    drop_key(&key, prefix, "meta", id);
-    if (s3_head_object(c, buf_str(&key), &r) == SL_OK) {
+    if (drop_lookup(c, prefix, id, m, &st, NULL) == SL_OK && st == DROP_COMMITTED) {
         snprintf(msg, msglen, "this upload was completed already");
         e = SL_ECONFLICT;
         goto out;

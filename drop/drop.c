@@ -333,6 +333,27 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
     return SL_OK;
 }
 
+enum sl_err drop_pending_from_result(const struct s3_result *r, const char *id,
+                                     struct drop_meta *m, int *autocommit)
+{
+    memset(m, 0, sizeof *m);
+    *autocommit = 0;
+    const char *state = s3_result_meta(r, "state"), *name = s3_result_meta(r, "name");
+    const char *created = s3_result_meta(r, "created"), *size = s3_result_meta(r, "size");
+    if (!state || strcmp(state, "pending") != 0 || !name || !drop_valid_id(id) || !created ||
+        !*created || strspn(created, "0123456789") != strlen(created) || !size || !*size ||
+        strspn(size, "0123456789") != strlen(size) || decode_name(name, m->name))
+        return SL_EBADREQ;
+    strcpy(m->id, id);
+    m->created = (time_t)strtoll(created, NULL, 10);
+    m->size = strtoull(size, NULL, 10);
+    drop_content_type(r->content_type, NULL, m->content_type);
+    strcpy(m->image, "none");
+    const char *ac = s3_result_meta(r, "autocommit");
+    *autocommit = ac && !strcmp(ac, "yes");
+    return SL_OK;
+}
+
 void drop_etag_copy(const char *etag, char out[80])
 {
     out[0] = '\0';

@@ -9,6 +9,9 @@
  *   <prefix>meta/<id>       the drop's record: an empty object whose user metadata is all of
  *                           struct drop_meta (sha256 and size included). Writing it is the
  *                           commit: a drop exists, and is shown, only once its record does.
+ *                           Before that, for a reservation whose id was handed out, a pending
+ *                           record (state=pending, what was declared) stands there, so that
+ *                           the share page of any id costs one HEAD (drop_lookup).
  * Why a record and not metadata added to the bytes afterwards: S3 can change an object's
  * metadata only by copying it, and a copy costs time proportional to its size or parts
  * (measured on RGW: 240 ms for 1 GiB in 128 parts; on AWS a real copy of every byte, and at
@@ -72,9 +75,14 @@ enum sl_err drop_content_disposition(struct buf *out, const char *disposition,
 #define DROP_META_START 3
 enum sl_err drop_meta_to_kv(const struct drop_meta *m, int start_only,
                             struct s3_kv kv[DROP_META_KV], size_t *n, struct buf *scratch);
-/* From a HEAD: SL_ES3_NOTFOUND-free parse; SL_EBADREQ if sluice's metadata is absent. */
+/* From a HEAD: SL_ES3_NOTFOUND-free parse; SL_EBADREQ if sluice's metadata is absent (a
+ * pending record has no sha256 or token hash, so it never parses as a record). */
 enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
                                   struct drop_meta *m);
+/* A pending record (state=pending) from a HEAD of meta/<id>: name, size, created and type
+ * into m (the rest zero), *autocommit from its flag. SL_EBADREQ if r is not one. */
+enum sl_err drop_pending_from_result(const struct s3_result *r, const char *id,
+                                     struct drop_meta *m, int *autocommit);
 
 struct spool;
 /* Commit the direct upload reserved as id once its bytes are in S3: checks the size (unless
@@ -94,9 +102,16 @@ enum sl_err drop_commit_direct(struct s3_client *c, const char *prefix, struct s
 /* ---- the drop's objects in S3 (record.c) ---- */
 
 /* The record of id (HEAD meta/<id>) into *m. SL_ENOTFOUND: no such drop (not a valid id, no
- * record, or an object without sluice's metadata); other codes: S3 trouble. */
+ * record, a pending record, or an object without sluice's metadata); other codes: S3
+ * trouble. */
 enum sl_err drop_load(struct s3_client *c, const char *prefix, const char *id,
                       struct drop_meta *m);
+/* What meta/<id> holds, in one HEAD: DROP_COMMITTED (*m is the record), DROP_PENDING (a
+ * reservation's stand-in: *m has what was declared) or DROP_NONE (returns SL_ENOTFOUND).
+ * *autocommit (may be NULL): the pending upload's complete call will never come. */
+enum drop_state { DROP_NONE, DROP_PENDING, DROP_COMMITTED };
+enum sl_err drop_lookup(struct s3_client *c, const char *prefix, const char *id,
+                        struct drop_meta *m, enum drop_state *st, int *autocommit);
 /* A reservation: the marker reserved/<id>, written before any byte, carrying what was
  * declared and the hash of the upload capability (drop/cap.h) that every later call on this
  * upload must present. */
@@ -110,8 +125,14 @@ struct drop_resv {
                                * share page and the janitor commit it once its bytes are in */
     time_t touched;           /* the marker's LastModified: its last sign of life, as
                                * drop_reservation read it (drop_reserve does not use it) */
+    int published;            /* its id is handed out before the commit (every reservation
+                               * but a plain stream's): drop_reserve writes a pending record */
 };
+/* Writes the marker, then (rv->published) the pending record; if that fails the marker is
+ * removed again. Undo with drop_withdraw (nothing uploaded) or drop_discard. */
 enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_resv *rv);
+/* Writes rv's pending record again (over a failed commit's record, say). */
+enum sl_err drop_publish(struct s3_client *c, const char *prefix, const struct drop_resv *rv);
 /* The reservation of id into *rv. SL_ENOTFOUND: none (or not a valid id, or not sluice's). */
 enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char *id,
                              struct drop_resv *rv);
@@ -138,8 +159,12 @@ enum sl_err drop_delete(struct s3_client *c, const char *prefix, const char *id)
 /* Deletes <prefix><kind>/<id>; gone already counts as done. */
 enum sl_err drop_remove(struct s3_client *c, const char *prefix, const char *kind,
                         const char *id);
-/* Removes the reservation marker of id (gone already counts as done). */
+/* Removes the reservation marker of id (gone already counts as done): what a commit does
+ * once the record is written. */
 enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *id);
+/* Ends the reservation of id without a drop: its pending record (if meta/<id> still is one:
+ * a record that a racing commit wrote stays), then its marker. Its bytes are the caller's. */
+enum sl_err drop_withdraw(struct s3_client *c, const char *prefix, const char *id);
 
 /* An S3 ETag ("..." as sent, or bare) into out without its quotes; "" when absent or not
  * printable ASCII of at most 79 bytes. */

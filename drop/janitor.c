@@ -38,15 +38,23 @@ static int stopped(const struct sweep *s)
     return s->o->stop && atomic_load(s->o->stop);
 }
 
+/* 1 when the HEAD in s->r shows a pending record (a reservation's stand-in, not a drop) */
+static int pending(struct sweep *s, const char *id)
+{
+    struct drop_meta m;
+    int ac;
+    return drop_pending_from_result(&s->r, id, &m, &ac) == SL_OK;
+}
+
 /* HEAD <prefix><kind>/<id>: 1 there, 0 not there, -1 unknown (S3 trouble: counted, and the
- * caller leaves things as they are) */
+ * caller leaves things as they are). Under meta/, a pending record is not a record. */
 static int exists(struct sweep *s, const char *kind, const char *id)
 {
     enum sl_err e = drop_key(&s->key, s->prefix, kind, id);
     if (!e)
         e = s3_head_object(s->c, buf_str(&s->key), &s->r);
     if (e == SL_OK)
-        return 1;
+        return !(strcmp(kind, "meta") == 0 && pending(s, id));
     if (e == SL_ES3_NOTFOUND)
         return 0;
     say(s, "cannot tell whether %s/%s exists: %s", kind, id, sl_err_str(e));
@@ -172,15 +180,18 @@ static enum sl_err delete_uncommitted(struct sweep *s, const char *id, long age)
 }
 
 /* a reservation nobody will complete: its bytes unless the drop committed (the record exists:
- * only the marker is left over), then its marker */
+ * only the marker is left over), its pending record, then its marker */
 static enum sl_err remove_reservation(struct sweep *s, const char *marker, const char *id,
                                       long age)
 {
-    buf_reset(&s->key);
-    buf_printf(&s->key, "%smeta/%s", s->prefix, id);
-    enum sl_err e = s3_head_object(s->c, buf_str(&s->key), &s->r);
-    if (e == SL_ES3_NOTFOUND)
+    enum sl_err e = drop_key(&s->key, s->prefix, "meta", id);
+    if (!e)
+        e = s3_head_object(s->c, buf_str(&s->key), &s->r);
+    int stand_in = e == SL_OK && pending(s, id);
+    if (e == SL_ES3_NOTFOUND || stand_in)
         e = delete_uncommitted(s, id, age);
+    if (!e && stand_in && (e = drop_remove(s->c, s->prefix, "meta", id)) == SL_OK)
+        say(s, "removed the pending record of %s", id);
     if (e)
         return e;
     return s3_delete_object(s->c, marker, &s->r);

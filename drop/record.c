@@ -1,5 +1,6 @@
 /* A drop's objects in S3 as whole operations: load a record, write or read a reservation.
  * (drop.c is the pure part; commit.c commits direct uploads.) */
+#include <stdio.h>
 #include <string.h>
 
 #include "drop.h"
@@ -36,20 +37,79 @@ enum sl_err drop_unreserve(struct s3_client *c, const char *prefix, const char *
     return drop_remove(c, prefix, "reserved", id);
 }
 
-enum sl_err drop_load(struct s3_client *c, const char *prefix, const char *id,
-                      struct drop_meta *m)
+enum sl_err drop_withdraw(struct s3_client *c, const char *prefix, const char *id)
+{
+    struct drop_meta m;
+    enum drop_state st;
+    enum sl_err e = drop_lookup(c, prefix, id, &m, &st, NULL);
+    if (e == SL_ENOTFOUND)
+        e = SL_OK;
+    if (!e && st == DROP_PENDING)
+        e = drop_remove(c, prefix, "meta", id);
+    return e ? e : drop_unreserve(c, prefix, id);
+}
+
+enum sl_err drop_lookup(struct s3_client *c, const char *prefix, const char *id,
+                        struct drop_meta *m, enum drop_state *st, int *autocommit)
 {
     struct s3_result r = S3_RESULT_INIT;
+    int ac = 0;
     enum sl_err e = head(c, prefix, "meta", id, &r);
-    if (!e && drop_meta_from_result(&r, id, m))
-        e = SL_ENOTFOUND;   /* an object without sluice's metadata is not a drop */
+    *st = DROP_NONE;
+    if (!e) {
+        if (drop_meta_from_result(&r, id, m) == SL_OK)
+            *st = DROP_COMMITTED;
+        else if (drop_pending_from_result(&r, id, m, &ac) == SL_OK)
+            *st = DROP_PENDING;
+        else
+            e = SL_ENOTFOUND;   /* an object without sluice's metadata is not a drop */
+    }
+    if (autocommit)
+        *autocommit = ac;
     s3_result_free(&r);
     return e;
 }
 
-enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_resv *rv)
+enum sl_err drop_load(struct s3_client *c, const char *prefix, const char *id,
+                      struct drop_meta *m)
 {
-    struct s3_kv kv[DROP_META_KV + 5];
+    enum drop_state st;
+    enum sl_err e = drop_lookup(c, prefix, id, m, &st, NULL);
+    return !e && st != DROP_COMMITTED ? SL_ENOTFOUND : e;
+}
+
+enum sl_err drop_publish(struct s3_client *c, const char *prefix, const struct drop_resv *rv)
+{
+    /* no sha256 and no token hash: no reader (of this version or an older one) can take it
+     * for a record; only what the "uploading" page shows */
+    struct buf name = BUF_INIT(1024), key = BUF_INIT(4096);
+    struct s3_result r = S3_RESULT_INIT;
+    struct s3_body empty = {.length = 0, .mem = ""};
+    char created[24], size[24];
+    enum sl_err e;
+    snprintf(created, sizeof created, "%lld", (long long)rv->m.created);
+    snprintf(size, sizeof size, "%llu", (unsigned long long)rv->m.size);
+    struct s3_kv kv[5] = {{"state", "pending"}, {"created", created}, {"size", size}};
+    size_t n = 3;
+    if ((e = drop_pct_encode(&name, rv->m.name)) || (e = drop_key(&key, prefix, "meta", rv->m.id)))
+        goto out;
+    kv[n++] = (struct s3_kv){"name", (char *)buf_str(&name)};
+    if (rv->autocommit)
+        kv[n++] = (struct s3_kv){"autocommit", "yes"};
+    struct s3_put_opts po = {.content_type = rv->m.content_type, .meta = kv, .n_meta = n};
+    e = s3_put_object(c, buf_str(&key), &empty, &po, &r);
+out:
+    s3_result_free(&r);
+    buf_free(&name);
+    buf_free(&key);
+    return e;
+}
+
+/* the marker alone (a touch rewrites only this) */
+static enum sl_err write_marker(struct s3_client *c, const char *prefix,
+                                const struct drop_resv *rv)
+{
+    struct s3_kv kv[DROP_META_KV + 6];
     struct buf scratch = BUF_INIT(8192), key = BUF_INIT(4096);
     struct s3_result r = S3_RESULT_INIT;
     struct s3_body empty = {.length = 0, .mem = ""};
@@ -66,6 +126,8 @@ enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct d
         kv[n++] = (struct s3_kv){"client", (char *)rv->client};
     if (rv->autocommit)
         kv[n++] = (struct s3_kv){"autocommit", "yes"};
+    if (rv->published)
+        kv[n++] = (struct s3_kv){"published", "yes"};
     struct s3_put_opts po = {.content_type = rv->m.content_type, .meta = kv, .n_meta = n};
     if ((e = drop_key(&key, prefix, "reserved", rv->m.id)))
         goto out;
@@ -74,6 +136,15 @@ out:
     s3_result_free(&r);
     buf_free(&scratch);
     buf_free(&key);
+    return e;
+}
+
+enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct drop_resv *rv)
+{
+    /* the marker first: whatever exists of an upload, its marker speaks for it */
+    enum sl_err e = write_marker(c, prefix, rv);
+    if (!e && rv->published && (e = drop_publish(c, prefix, rv)))
+        drop_unreserve(c, prefix, rv->m.id);   /* nobody got its id */
     return e;
 }
 
@@ -99,6 +170,8 @@ enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char
         strcpy(rv->client, cl);
     const char *ac = s3_result_meta(&r, "autocommit");
     rv->autocommit = ac && !strcmp(ac, "yes");
+    const char *pub = s3_result_meta(&r, "published");
+    rv->published = pub && !strcmp(pub, "yes");
     rv->touched = r.last_modified;
 out:
     s3_result_free(&r);
@@ -117,7 +190,7 @@ enum sl_err drop_touch(struct s3_client *c, const char *prefix, struct drop_resv
     /* at most once per interval per upload: one small PUT, whatever the number of parts */
     if (now - rv->touched < drop_touch_every(reserve_ttl))
         return SL_OK;
-    enum sl_err e = drop_reserve(c, prefix, rv);
+    enum sl_err e = write_marker(c, prefix, rv);
     if (!e)
         rv->touched = now;
     return e;

@@ -282,6 +282,8 @@ int main(int argc, char **argv)
     if (config_load_with(&ctx.cfg, cfgpath, ov, nov, &why) ||
         config_validate_upload(&ctx.cfg, &why)) {
         fprintf(stderr, "sluice-fcgi: %s\n", buf_str(&why));
+        buf_free(&why);
+        config_free(&ctx.cfg);
         return 1;
     }
     buf_free(&why);

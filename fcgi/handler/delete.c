@@ -7,6 +7,7 @@
 #include "handlers.h"
 #include "http.h"
 #include "s3.h"
+#include "spool.h"
 
 HANDLER(delete_drop)
 {
@@ -23,5 +24,10 @@ HANDLER(delete_drop)
         fprintf(stderr, "sluice-fcgi: delete %s: %s (the drop stays)\n", id, sl_err_str(e));
         return http_reply_error(h, e, "the drop was not deleted (storage trouble); retry", NULL);
     }
+    /* its thumbnail job, if still waiting in this host's spool, is for nothing now (another
+     * host's thumbnailer finds no record and drops it) */
+    struct spool_job job;
+    if (x->spool && spool_claim_id(x->spool, id, &job) == SL_OK)
+        spool_done(x->spool, &job);
     http_reply(h, 204, NULL, NULL, NULL, 0);
 }

@@ -34,12 +34,11 @@ static void not_found(struct http *h, int json)
         http_reply(h, 404, "text/html; charset=utf-8", PAGE_HEADERS, page, sizeof page - 1);
 }
 
-/* the reservation rv of id as an "uploading" page */
-static void uploading(struct ctx *x, struct http *h, const char *id, const struct drop_resv *rv,
+/* the reservation of id (what was declared: mp) as an "uploading" page */
+static void uploading(struct ctx *x, struct http *h, const char *id, const struct drop_meta *mp,
                       int json)
 {
     struct buf b = BUF_INIT(8192);
-    const struct drop_meta *mp = &rv->m;
     uint64_t got = 0, total = 0;
     int here = inflight_progress(&x->inflight, id, &got, &total);
     if (json) {
@@ -168,19 +167,25 @@ HANDLER(share_get)
     char msg[200], created[32];
     if (!drop_valid_id(id))
         return not_found(h, json);
-    enum sl_err e = drop_load(c, x->cfg.s3.prefix, id, &d);
+    /* one HEAD whatever the id: a reservation whose id was handed out has a pending record */
+    enum drop_state st;
+    int autocommit;
+    enum sl_err e = drop_lookup(c, x->cfg.s3.prefix, id, &d, &st, &autocommit);
     struct drop_resv rv;
-    if (e == SL_ENOTFOUND && drop_reservation(c, x->cfg.s3.prefix, id, &rv) == SL_OK) {
+    if (!e && st == DROP_PENDING) {
         /* bytes that went straight to S3 where no complete call will come (a stock Uppy's
          * simple POST): committed on first sight. Others are the owner's to complete — with
          * its checksum, if it has one — and nobody else's. */
-        if (rv.autocommit && drop_commit_direct(c, x->cfg.s3.prefix, x->spool, id, &rv, NULL, &d,
-                                                msg, sizeof msg) == SL_OK) {
+        if (!autocommit)
+            return uploading(x, h, id, &d, json);
+        if (drop_reservation(c, x->cfg.s3.prefix, id, &rv) == SL_OK) {
+            if (drop_commit_direct(c, x->cfg.s3.prefix, x->spool, id, &rv, NULL, &d, msg,
+                                   sizeof msg) != SL_OK)
+                return uploading(x, h, id, &rv.m, json);
             METRIC_ADD(&x->m, uploads_committed, 1);
-            e = drop_load(c, x->cfg.s3.prefix, id, &d);
-        } else {
-            return uploading(x, h, id, &rv, json);
         }
+        /* committed now (here or elsewhere), or its reservation is gone: the record says */
+        e = drop_load(c, x->cfg.s3.prefix, id, &d);
     }
     if (e == SL_ENOTFOUND)
         return not_found(h, json);

@@ -63,7 +63,8 @@ struct upload {
     struct queue *q;
     struct pipe *pipe;
     int marker_written;              /* reserved/<id> exists */
-    int reserved;                    /* uploading into a reservation made beforehand */
+    int reserved;                    /* uploading into a reservation made beforehand: */
+    struct drop_resv resv;           /* that one, as read */
     int record_attempted;            /* meta/<id> may exist */
     struct buf marker, bytes, record;
     char boundary[MP_BOUNDARY_MAX + 1];
@@ -267,7 +268,10 @@ static void rollback(struct upload *u, enum sl_err why)
         if (round) /* S3 may be back in a moment (a restart, a pause): the slot waits too */
             usleep((useconds_t)(250000u << round));
         clean = 1;
-        if (u->record_attempted)
+        /* a reservation's link shows "uploading" again (its pending record), others nothing */
+        if (u->record_attempted && u->reserved && u->resv.published)
+            clean &= drop_publish(u->c, u->x->cfg.s3.prefix, &u->resv) == SL_OK;
+        else if (u->record_attempted)
             clean &= delete_key(u, &u->record);
         enum sl_err pe = u->pipe ? pipe_cleanup(u->pipe) : SL_OK;
         if (pe) {
@@ -404,6 +408,7 @@ static int use_reservation(struct ctx *x, struct http *h, struct s3_client *c, c
     memcpy(u->meta.id, rv.m.id, sizeof rv.m.id);
     memcpy(u->meta.token_hash, rv.m.token_hash, sizeof rv.m.token_hash);
     u->reserved = 1;
+    u->resv = rv;
     return 1;
 }
 
@@ -478,7 +483,7 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
 {
     struct buf body = BUF_INIT(64 * 1024), url = BUF_INIT(8192);
     struct body_reserve rb;
-    struct drop_resv rv = {.kind = "stream"};
+    struct drop_resv rv = {.kind = "stream", .published = 1};
     struct drop_meta *m = &rv.m;
     struct cap up = {0};
     char token[DROP_TOKEN_LEN + 1];
@@ -516,7 +521,7 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
     if ((e = http_base_url(h, x->cfg.upload.public_url, &url)) ||
         (e = buf_puts(&url, "/api/drops/")) || (e = drop_pct_encode(&url, m->name)) ||
         (e = buf_printf(&url, "?id=%s", m->id))) {
-        drop_unreserve(c, x->cfg.s3.prefix, m->id);   /* undo: nobody got its tokens */
+        drop_withdraw(c, x->cfg.s3.prefix, m->id);   /* undo: nobody got its tokens */
         http_reply_error(h, e, NULL, NULL);
         goto out;
     }

@@ -43,6 +43,7 @@ static enum sl_err reserve(struct ctx *x, struct http *h, struct s3_client *c,
     strcpy(rv->kind, "direct");
     rv->any_size = 1;
     rv->autocommit = autocommit;
+    rv->published = 1;
     /* reserve_counted made the id */
     if ((e = drop_new_token(token)) || (e = cap_new(up)))
         return e;
@@ -143,7 +144,7 @@ HANDLER(uppy_params)
     goto out;
 fail:
     if (reserved) {
-        drop_unreserve(c, x->cfg.s3.prefix, d->id);
+        drop_withdraw(c, x->cfg.s3.prefix, d->id);
         quota_unreserve(x, t, d->id);
     }
     http_reply_error(h, e, NULL, NULL);
@@ -198,7 +199,7 @@ fail:
     if (upload_id)   /* undo: nothing can use it */
         s3_mpu_abort(c, buf_str(&key), upload_id, &r);
     if (reserved) {
-        drop_unreserve(c, x->cfg.s3.prefix, d->id);
+        drop_withdraw(c, x->cfg.s3.prefix, d->id);
         quota_unreserve(x, t, d->id);
     }
     http_reply_error(h, e, NULL, NULL);
@@ -344,7 +345,7 @@ HANDLER(uppy_abort)
     if (!mpu_open(x, h, c, m, &u))
         goto out;
     enum sl_err e = s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
-    drop_unreserve(c, x->cfg.s3.prefix, u.id);
+    drop_withdraw(c, x->cfg.s3.prefix, u.id);
     quota_unreserve(x, u.t, u.id);
     if (e && e != SL_ES3_NOTFOUND)
         http_reply_error(h, e, NULL, NULL);
@@ -501,7 +502,7 @@ HANDLER(uppy_complete)
 fail:
     if (too_big) {   /* (best effort: what is left is the janitor's) */
         s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
-        drop_unreserve(c, x->cfg.s3.prefix, u.id);
+        drop_withdraw(c, x->cfg.s3.prefix, u.id);
         quota_unreserve(x, u.t, u.id);
     }
     http_reply_error(h, e, msg[0] ? msg : NULL, NULL);

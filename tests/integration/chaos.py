@@ -97,17 +97,34 @@ def rgw_pid():
     return int(open(os.path.join(RGW_DIR, "run/client.rgw.a.pid")).read().split()[0])
 
 
+signalled = []   # the workers this round killed or told to drain
+
+
+def running(pid):
+    """a live process (a zombie the master has not reaped yet is not)"""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def workers():
-    """the master's workers (sluice-fcgi -w N replaces one that ends)"""
+    """the master's live workers (sluice-fcgi -w N replaces one that ends)"""
     out = subprocess.run(["pgrep", "-P", E["CHAOS_MASTER"]], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out]
+    return [int(p) for p in out if running(int(p))]
 
 
 def workers_back():
-    """after a kill or a drain: N workers again (the master's replacements), or a violation"""
+    """after a kill or a drain: the signalled worker gone (a draining one still counted in
+    pgrep is not a replacement) and N workers again, or a violation"""
     want = int(E["CHAOS_WORKERS"])
-    if not wait_until(lambda: len(workers()) == want, 30):
-        violation("the master did not bring back %d workers: %s" % (want, workers()))
+
+    def back():
+        ws = workers()
+        return len(ws) == want and not set(ws) & set(signalled)
+    if not wait_until(back, 30):
+        violation("the master did not bring back %d workers: %s (signalled %s)" % (want, workers(), signalled))
+    signalled.clear()
 
 
 def rss(pid):
@@ -253,7 +270,8 @@ def arm(kind, rng):
         def mid():
             ws = workers()
             if ws:
-                os.kill(rng.choice(ws), signal.SIGKILL if kind == "worker_kill" else signal.SIGTERM)
+                signalled.append(rng.choice(ws))
+                os.kill(signalled[-1], signal.SIGKILL if kind == "worker_kill" else signal.SIGTERM)
         return mid
     if kind == "janitor_live":
         # the janitor as cron runs it, with its real ages, while uploads are on the wire

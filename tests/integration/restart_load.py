@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Traffic for the rolling-restart test: N threads of uploads (PUT, random sizes) and page
 views (share page, download, health) against BASE until the file STOP exists (or --seconds
-pass). Writes one JSON line per upload that answered 201 (id, sha256) to OUT, and prints a
+pass). Writes one JSON line per upload that answered 201 (id, sha256, size, t: when its answer came,
+Unix time) to OUT, and prints a
 summary: counts by status, and every failure — anything but 2xx/3xx, except 503 with
 Retry-After, which a client is told to retry. Then downloads every upload that answered 201
 and compares it with what was sent.
@@ -68,7 +69,7 @@ def run(k):
                     d = json.loads(body)
                     with lock:
                         uploads.append({"id": d["id"], "sha256": hashlib.sha256(data).hexdigest(),
-                                        "size": size})
+                                        "size": size, "t": time.time()})
             else:
                 with lock:
                     pick = rnd.choice(uploads)["id"] if uploads else None
@@ -84,6 +85,8 @@ for t in ts:
     t.start()
 for t in ts:
     t.join()
+# the test's window is only meaningful if the traffic lasted until it was told to stop
+print("load: stopped by " + ("the stop file" if os.path.exists(a.stop) else "its deadline"))
 # afterwards: every upload answered 201 downloads byte-identical (through the redirect to S3)
 def fetch(url):
     p = urllib.parse.urlsplit(url)

@@ -51,6 +51,12 @@ check "chaos run: 0 invariant violations" "0" "$(sed -n 's/^| invariant violatio
 check "chaos run: exit status" 0 "$rc"
 tried=$(sed -n 's/^| tried | \([0-9]*\) |$/\1/p' "$W/chaos.out")
 [ "${tried:-0}" -ge 40 ] && ok "chaos run: $tried uploads tried" || bad "chaos run: too few uploads" "${tried:-0}"
+# a round of the delete fault must have deleted something (it draws from committed drops)
+drounds=$(sed -n 's/^| delete | \([0-9]*\) |$/\1/p' "$W/chaos.out")
+ddone=$(sed -n 's/^| DELETE of a drop: [^|]* | \([0-9]*\) |$/\1/p' "$W/chaos.out" | awk '{ n += $1 } END { print n + 0 }')
+if [ "${drounds:-0}" -gt 0 ]; then
+    check "chaos run: its $drounds delete rounds sent DELETEs" yes "$([ "$ddone" -gt 0 ] && echo yes)"
+fi
 contains "the workers logged the faults they met" "upload" "$(cat "$W/worker.log" 2>/dev/null | head -c 100000)"
 # no sanitizer or crash report from the workers (the SIGKILLs the run sends leave none)
 check "no crash or sanitizer report in the worker log" 0 \

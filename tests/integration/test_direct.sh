@@ -122,6 +122,8 @@ check "an abandoned reservation: uploading at first" uploading "$(curl -sS -H 'A
 janitor_removed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "removed reservation $id"; }
 wait_for "an abandoned reservation: removed by the janitor once dead" 30 janitor_removed
 check "an abandoned reservation: gone from the share page" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
+left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}meta/$id" --query 'length(Contents || `[]`)' --output text)
+check "an abandoned reservation: its pending record went too" 0 "$left"
 # a complete upload whose client never called complete is committed by the janitor, not lost
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)

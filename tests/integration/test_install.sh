@@ -19,9 +19,11 @@ before_exit() {   # the held worker's parent first: it would start the worker ag
 }
 
 # -- make install: what is built, nothing rebuilt, every file in its place
+touch "$W/before-install"; sleep 1   # (mtimes: whole seconds on some file systems)
 out=$(make --no-print-directory install BUILD="$SLUICE_BUILD" DESTDIR="$D" PREFIX=/usr 2>&1)
 check "make install succeeds" 0 $?
-check "make install compiles nothing" "" "$(printf '%s\n' "$out" | grep -E '^(cc|gcc|clang) ')"
+# nothing in the build tree was written: whatever the compiler is called, nothing was rebuilt
+check "make install builds nothing" "" "$(find "$SLUICE_BUILD" -newer "$W/before-install" -type f ! -name 'san.*' | head -5)"
 for f in usr/bin/sluicectl usr/sbin/sluice-fcgi usr/sbin/sluice-thumbd; do
     cmp -s "$D/$f" "$SLUICE_BUILD/${f##*/}"; check "$f is the built binary" 0 $?
 done
@@ -147,6 +149,11 @@ for line in open(sys.argv[1]):
 print("\n".join(sorted(allow)))
 PY
 }
+# (an ASan build: LeakSanitizer's exit-time check stops the process with ptrace, which no
+# unit's filter allows, and rightly; leaks are checked by every other suite)
+if ldd "$D/usr/sbin/sluice-fcgi" | grep -q libasan; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+fi
 U=$D/usr/lib/systemd/system
 unit_syscalls "$U/sluice-thumbd.service" "$W/thumbd.calls"
 unit_syscalls "$U/sluice.service" "$W/fcgi.calls"

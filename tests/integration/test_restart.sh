@@ -39,17 +39,24 @@ under_load() {
     local base=$1 name=$2 action=$3
     rm -f "$W/stop"
     python3 tests/integration/restart_load.py "$base" "$SLUICE_TOKEN" "$W/$name.uploads" "$W/stop" \
-        --threads 4 --seconds 120 > "$W/$name.load" 2>&1 &
+        --threads 4 --seconds 300 > "$W/$name.load" 2>&1 &
     LOADPID=$!
     sleep 2   # traffic first
+    local t_a t_b; t_a=$(date +%s.%N)
     $action
+    t_b=$(date +%s.%N)
     sleep 2   # and after
     touch "$W/stop"
     wait "$LOADPID"; local rc=$?; LOADPID=
     sed 's/^/   /' "$W/$name.load"
     check "$name: no failed request (503 + Retry-After aside), no upload differs" 0 "$rc"
-    local n; n=$(wc -l < "$W/$name.uploads")
-    check "$name: uploads went on meanwhile (> 10)" 1 "$([ "$n" -gt 10 ] && echo 1)"
+    contains "$name: the traffic lasted until the end" "load: stopped by the stop file" "$(cat "$W/$name.load")"
+    local n during
+    n=$(wc -l < "$W/$name.uploads")
+    # counted inside the action's own window, not the seconds of traffic around it
+    during=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if float(sys.argv[2]) <= json.loads(l)["t"] <= float(sys.argv[3])))' "$W/$name.uploads" "$t_a" "$t_b")
+    echo "   # $during uploads answered 201 while the workers were being replaced ($(python3 -c "print(round($t_b - $t_a, 1))") s)"
+    check "$name: uploads went on while the workers were replaced (> 10)" 1 "$([ "$during" -gt 10 ] && echo 1)"
     contains "$name: every 201 downloads byte-identical" "load: $n of $n uploads download byte-identical" \
         "$(cat "$W/$name.load")"
 }
@@ -65,7 +72,7 @@ replaced_one_by_one() {
     done
 }
 upgrade() {
-    local old; old=$(children | tr '\n' ' ')
+    local old lines; old=$(children | tr '\n' ' ') lines=$(wc -l < "$W/worker.log")
     # the documented upgrade: install the new binary over the old path (a rename: running
     # processes keep their own), change the config, SIGHUP the master
     cp "$SLUICE_BUILD/sluice-fcgi" "$W/bin/sluice-fcgi.new" && mv "$W/bin/sluice-fcgi.new" "$W/bin/sluice-fcgi"
@@ -73,7 +80,9 @@ upgrade() {
     kill -HUP "$M"
     old_gone() { local p; for p in $old; do alive "$p" && return 1; done; three_workers; }
     wait_for "SIGHUP: the old generation drained, 3 new workers" 40 old_gone
-    contains "the new generation has the new config" "serving with $1 threads" "$(cat "$W/worker.log")"
+    # only what was logged after the SIGHUP, once by each of the 3 new workers
+    check "the new generation has the new config (3 workers say so)" 3 \
+        "$(tail -n +$((lines + 1)) "$W/worker.log" | grep -c "serving with $1 threads")"
 }
 
 under_load "http://127.0.0.1:$NP" "nginx, workers replaced one by one" replaced_one_by_one

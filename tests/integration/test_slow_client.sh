@@ -78,12 +78,18 @@ stack_start_nginx "$W" "$NP" || exit 1
 B=http://127.0.0.1:$NP
 RAW="python3 tests/integration/rawclient.py"
 # S3 requests that failed, all operations together (each one is a drop or a retry)
-s3_errors() { metrics "$B" | awk '$1 ~ /^sluice_s3_errors_total/ { n += $2 } END { print n + 0 }'; }
+# ("unreadable" when /metrics did not answer with sluice's metrics: never a silent 0)
+s3_errors() {
+    local m
+    m=$(metrics "$B") && printf '%s\n' "$m" | grep -q '^sluice_slots_in_use ' || { echo unreadable; return; }
+    printf '%s\n' "$m" | awk '$1 ~ /^sluice_s3_errors_total/ { n += $2 } END { print n + 0 }'
+}
 
 upload() { # DESC NAME SIZE RAWCLIENT-ARGS...
     local desc=$1 name=$2 size=$3 out id e0
     shift 3
     e0=$(s3_errors)
+    check "$desc: the error count is readable" yes "$([ "$e0" != unreadable ] && echo yes)"
     out=$($RAW "$NP" "/api/drops/$name" "$SLUICE_TOKEN" "$size" --sha-file "$W/$name.sha" --timeout 60 "$@")
     check "$desc: 201" 201 "${out%% *}"
     id=$(printf '%s' "$out" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')   # (the body is cut at 300)

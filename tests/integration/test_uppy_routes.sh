@@ -39,7 +39,12 @@ new_mpu() {
 }
 sign() { curl -sS -H "$A" "$B/s3/multipart/$(urlq "$1")/$3?key=$(urlq "$2")" | jget url; }
 mpus_left() { aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$1" --query 'length(Uploads || `[]`)' --output text; }
-committed() { aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}meta/$1" --query 'length(Contents || `[]`)' --output text; }
+# 1 when meta/<id> is a drop's record (a reservation's pending record has no token hash)
+committed() {
+    local th
+    th=$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "${SLUICE_PREFIX}meta/$1" --query 'Metadata."token-hash"' --output text 2>/dev/null) || th=None
+    [ "$th" != None ] && echo 1 || echo 0
+}
 in0=$(bytes_in)
 
 # simple upload: GET /s3/params, then the browser's multipart/form-data POST to S3

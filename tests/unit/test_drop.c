@@ -170,6 +170,57 @@ static void test_meta_round_trip(void **state)
     buf_free(&scratch);
 }
 
+static struct s3_result head_of(const char *const kv[][2], size_t n)
+{
+    struct s3_result r = {0};
+    strcpy(r.content_type, "text/html");
+    r.meta = calloc(n, sizeof *r.meta);
+    for (size_t i = 0; i < n; i++) {
+        r.meta[i].name = strdup(kv[i][0]);
+        r.meta[i].value = strdup(kv[i][1]);
+    }
+    r.n_meta = n;
+    return r;
+}
+
+/* a reservation's pending record: what the "uploading" page shows, never taken for a drop */
+static void test_pending_record(void **state)
+{
+    (void)state;
+    const char *id = "AAAAAAAAAAAAAAAAAAAAAA";
+    const char *const kv[][2] = {{"state", "pending"}, {"created", "1764000000"},
+                                 {"size", "5"}, {"name", "a%20b%E2%80%AE.txt"},
+                                 {"autocommit", "yes"}};
+    struct s3_result r = head_of(kv, 5);
+    struct drop_meta m;
+    int ac = 0;
+    assert_int_equal(drop_pending_from_result(&r, id, &m, &ac), SL_OK);
+    assert_string_equal(m.name, "a b.txt");   /* sanitised like a record's (no U+202E) */
+    assert_int_equal(m.size, 5);
+    assert_int_equal(m.created, 1764000000);
+    assert_string_equal(m.content_type, "application/octet-stream");   /* active type */
+    assert_string_equal(m.image, "none");
+    assert_int_equal(ac, 1);
+    /* no sha256, no token hash: not a record, for this reader or an older one */
+    assert_int_equal(drop_meta_from_result(&r, id, &m), SL_EBADREQ);
+    assert_int_equal(drop_pending_from_result(&r, "short", &m, &ac), SL_EBADREQ);
+    s3_result_free(&r);
+    const char *const not_pending[][2] = {{"state", "committed"}, {"created", "1"},
+                                          {"size", "5"}, {"name", "x"}};
+    r = head_of(not_pending, 4);
+    assert_int_equal(drop_pending_from_result(&r, id, &m, &ac), SL_EBADREQ);
+    s3_result_free(&r);
+    const char *const bad_size[][2] = {{"state", "pending"}, {"created", "1"},
+                                       {"size", "5x"}, {"name", "x"}};
+    r = head_of(bad_size, 4);
+    assert_int_equal(drop_pending_from_result(&r, id, &m, &ac), SL_EBADREQ);
+    s3_result_free(&r);
+    const char *const no_name[][2] = {{"state", "pending"}, {"created", "1"}, {"size", "5"}};
+    r = head_of(no_name, 3);
+    assert_int_equal(drop_pending_from_result(&r, id, &m, &ac), SL_EBADREQ);
+    s3_result_free(&r);
+}
+
 static void test_pct_decode(void **state)
 {
     (void)state;
@@ -204,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_content_types),
         cmocka_unit_test(test_content_disposition),
         cmocka_unit_test(test_meta_round_trip),
+        cmocka_unit_test(test_pending_record),
         cmocka_unit_test(test_pct_decode),
         cmocka_unit_test(test_touch_every),
     };
