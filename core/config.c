@@ -53,6 +53,7 @@ static const struct key keys[] = {
     {"upload", "idle_timeout", K_DURATION, O(upload.idle_timeout), 1, 3600},
     {"upload", "min_rate", K_SIZE, O(upload.min_rate), 0, 1LL << 30},
     {"upload", "anonymous", K_BOOL, O(upload.anonymous), 0, 0},
+    {"upload", "pending_records", K_BOOL, O(upload.pending_records), 0, 0},
     {"upload", "token", K_STRLIST, O(upload.tokens), 0, 0},
     {"upload", "slot_dir", K_STR, O(upload.slot_dir), 0, 0},
     {"upload", "public_url", K_STR, O(upload.public_url), 0, 0},
@@ -122,6 +123,7 @@ void config_defaults(struct sluice_config *c)
     c->upload.direct_expires = 900;
     c->upload.reserve_ttl = 3600;
     c->upload.min_rate = 1024;
+    c->upload.pending_records = 1;
     c->upload.reservations = 1000;
     c->upload.token_reservations = 100;
     c->server.threads = 16;

@@ -45,6 +45,8 @@ struct upload_config {
     char **cors_origins;        /* NULL-terminated; browser origins allowed to upload direct */
     int reservations;           /* open reservations on this host, all tokens together */
     int token_reservations;     /* open reservations per token, when its section sets none */
+    int pending_records;        /* 1: a reservation writes a pending record (one HEAD per
+                                 * share page); 0 while older versions share the bucket */
 };
 
 /* [token NAME]: a named upload credential with limits of its own (docs/design.md, "Named

@@ -143,8 +143,12 @@ enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct d
 {
     /* the marker first: whatever exists of an upload, its marker speaks for it */
     enum sl_err e = write_marker(c, prefix, rv);
-    if (!e && rv->published && (e = drop_publish(c, prefix, rv)))
-        drop_unreserve(c, prefix, rv->m.id);   /* nobody got its id */
+    if (!e && rv->published && (e = drop_publish(c, prefix, rv))) {
+        /* nobody got its id: undone, the pending record first (a PUT that timed out may still
+         * have landed), so nothing is left that no marker speaks for */
+        drop_remove(c, prefix, "meta", rv->m.id);
+        drop_unreserve(c, prefix, rv->m.id);
+    }
     return e;
 }
 

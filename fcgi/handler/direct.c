@@ -96,7 +96,7 @@ HANDLER(direct_create)
     (void)m;
     struct buf body = BUF_INIT(BODY_MAX), key = BUF_INIT(4096);
     struct body_create r;
-    struct drop_resv rv = {.kind = "direct", .published = 1};
+    struct drop_resv rv = {.kind = "direct", .published = x->cfg.upload.pending_records};
     struct drop_meta *d = &rv.m;
     struct cap up = {0};
     char token[DROP_TOKEN_LEN + 1], expires[32];

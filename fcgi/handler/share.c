@@ -169,23 +169,40 @@ HANDLER(share_get)
         return not_found(h, json);
     /* one HEAD whatever the id: a reservation whose id was handed out has a pending record */
     enum drop_state st;
-    int autocommit;
-    enum sl_err e = drop_lookup(c, x->cfg.s3.prefix, id, &d, &st, &autocommit);
+    int autocommit, have_rv = 0;
     struct drop_resv rv;
+    enum sl_err e = drop_lookup(c, x->cfg.s3.prefix, id, &d, &st, &autocommit);
+    if (e == SL_ENOTFOUND && !x->cfg.upload.pending_records &&
+        drop_reservation(c, x->cfg.s3.prefix, id, &rv) == SL_OK) {
+        /* upload.pending_records off (older versions share the bucket): the marker says */
+        e = SL_OK, st = DROP_PENDING, d = rv.m, autocommit = rv.autocommit, have_rv = 1;
+    }
     if (!e && st == DROP_PENDING) {
+        /* the marker is asked only when it matters: a commit on sight, or a pending record
+         * old enough to be one that nothing speaks for any more */
+        if (!have_rv && (autocommit || time(NULL) - d.created > x->cfg.upload.reserve_ttl)) {
+            enum sl_err re = drop_reservation(c, x->cfg.s3.prefix, id, &rv);
+            if (re == SL_ENOTFOUND) {
+                /* its reservation ended without removing it (a crash between the two): what
+                 * the link shows is that the drop does not exist; the leftover goes */
+                drop_withdraw(c, x->cfg.s3.prefix, id);
+                return not_found(h, json);
+            }
+            if (re)
+                return http_reply_error(h, re, NULL, NULL);
+            have_rv = 1;
+        }
+        if (!autocommit)
+            return uploading(x, h, id, &d, json);
         /* bytes that went straight to S3 where no complete call will come (a stock Uppy's
          * simple POST): committed on first sight. Others are the owner's to complete — with
          * its checksum, if it has one — and nobody else's. */
-        if (!autocommit)
-            return uploading(x, h, id, &d, json);
-        if (drop_reservation(c, x->cfg.s3.prefix, id, &rv) == SL_OK) {
-            if (drop_commit_direct(c, x->cfg.s3.prefix, x->spool, id, &rv, NULL, &d, msg,
-                                   sizeof msg) != SL_OK)
-                return uploading(x, h, id, &rv.m, json);
+        if (drop_commit_direct(c, x->cfg.s3.prefix, x->spool, id, &rv, NULL, &d, msg,
+                               sizeof msg) == SL_OK)
             METRIC_ADD(&x->m, uploads_committed, 1);
-        }
-        /* committed now (here or elsewhere), or its reservation is gone: the record says */
-        e = drop_load(c, x->cfg.s3.prefix, id, &d);
+        /* committed now, or by someone else a moment ago: the record says; else uploading */
+        if ((e = drop_load(c, x->cfg.s3.prefix, id, &d)) == SL_ENOTFOUND)
+            return uploading(x, h, id, &rv.m, json);
     }
     if (e == SL_ENOTFOUND)
         return not_found(h, json);

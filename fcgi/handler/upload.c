@@ -252,6 +252,26 @@ static int delete_key(struct upload *u, const struct buf *key)
     return !e || e == SL_ES3_NOTFOUND;
 }
 
+/* After a failed commit, meta/<id> as it should be: 1 when it is. A reservation still open
+ * shows "uploading" again (its pending record); one cancelled meanwhile (or committed by
+ * another stream into it) keeps whatever is there unless it is this upload's own record. */
+static int undo_record(struct upload *u)
+{
+    const char *prefix = u->x->cfg.s3.prefix;
+    if (!u->reserved || !u->resv.published)
+        return delete_key(u, &u->record);
+    struct drop_resv now;
+    struct drop_meta there;
+    enum sl_err e = drop_reservation(u->c, prefix, u->meta.id, &now);
+    if (e == SL_OK)
+        return drop_publish(u->c, prefix, &u->resv) == SL_OK;
+    if (e != SL_ENOTFOUND)
+        return 0;
+    if ((e = drop_load(u->c, prefix, u->meta.id, &there)) == SL_ENOTFOUND)
+        return 1;
+    return !e && (strcmp(there.etag, u->meta.etag) != 0 || delete_key(u, &u->record));
+}
+
 /* The client hears first, then the undo runs: a rollback may have to wait for S3 (it may be
  * the reason we are here), and the client should not. The slot stays held until it is done. */
 static void rollback(struct upload *u, enum sl_err why)
@@ -268,11 +288,8 @@ static void rollback(struct upload *u, enum sl_err why)
         if (round) /* S3 may be back in a moment (a restart, a pause): the slot waits too */
             usleep((useconds_t)(250000u << round));
         clean = 1;
-        /* a reservation's link shows "uploading" again (its pending record), others nothing */
-        if (u->record_attempted && u->reserved && u->resv.published)
-            clean &= drop_publish(u->c, u->x->cfg.s3.prefix, &u->resv) == SL_OK;
-        else if (u->record_attempted)
-            clean &= delete_key(u, &u->record);
+        if (u->record_attempted)
+            clean &= undo_record(u);
         enum sl_err pe = u->pipe ? pipe_cleanup(u->pipe) : SL_OK;
         if (pe) {
             fprintf(stderr, "sluice-fcgi: upload %s: undoing its S3 upload: %s\n", u->meta.id,
@@ -483,7 +500,7 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
 {
     struct buf body = BUF_INIT(64 * 1024), url = BUF_INIT(8192);
     struct body_reserve rb;
-    struct drop_resv rv = {.kind = "stream", .published = 1};
+    struct drop_resv rv = {.kind = "stream", .published = x->cfg.upload.pending_records};
     struct drop_meta *m = &rv.m;
     struct cap up = {0};
     char token[DROP_TOKEN_LEN + 1];

@@ -43,7 +43,7 @@ static enum sl_err reserve(struct ctx *x, struct http *h, struct s3_client *c,
     strcpy(rv->kind, "direct");
     rv->any_size = 1;
     rv->autocommit = autocommit;
-    rv->published = 1;
+    rv->published = x->cfg.upload.pending_records;
     /* reserve_counted made the id */
     if ((e = drop_new_token(token)) || (e = cap_new(up)))
         return e;
@@ -345,7 +345,10 @@ HANDLER(uppy_abort)
     if (!mpu_open(x, h, c, m, &u))
         goto out;
     enum sl_err e = s3_mpu_abort(c, buf_str(&u.key), u.upload_id, &r);
-    drop_withdraw(c, x->cfg.s3.prefix, u.id);
+    /* no such upload: completed (a complete racing this abort may be writing the record
+     * right now) or aborted already; its reservation is the commit's or the janitor's */
+    if (e != SL_ES3_NOTFOUND)
+        drop_withdraw(c, x->cfg.s3.prefix, u.id);
     quota_unreserve(x, u.t, u.id);
     if (e && e != SL_ES3_NOTFOUND)
         http_reply_error(h, e, NULL, NULL);

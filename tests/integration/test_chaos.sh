@@ -54,6 +54,7 @@ tried=$(sed -n 's/^| tried | \([0-9]*\) |$/\1/p' "$W/chaos.out")
 # a round of the delete fault must have deleted something (it draws from committed drops)
 drounds=$(sed -n 's/^| delete | \([0-9]*\) |$/\1/p' "$W/chaos.out")
 ddone=$(sed -n 's/^| DELETE of a drop: [^|]* | \([0-9]*\) |$/\1/p' "$W/chaos.out" | awk '{ n += $1 } END { print n + 0 }')
+check "chaos run: the report has its delete row" yes "$(case "$drounds" in ''|*[!0-9]*) ;; *) echo yes ;; esac)"
 if [ "${drounds:-0}" -gt 0 ]; then
     check "chaos run: its $drounds delete rounds sent DELETEs" yes "$([ "$ddone" -gt 0 ] && echo yes)"
 fi

@@ -86,13 +86,13 @@ check "POST of more bytes than declared: S3 refuses" 400 "$(curl -sS -o /dev/nul
 
 # an expired URL is refused: signed 2 h ago for 60 s, the way the worker signs
 old=$(date -u -d '-2 hours' +%Y%m%dT%H%M%SZ)
-url=$(build/sluicectl -c "$W/sluice.conf" presign --at "$old" --expires 60 --content-type application/x-test --content-length "$SIZE" PUT "${SLUICE_PREFIX}drops/expired")
+url=$("$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" presign --at "$old" --expires 60 --content-type application/x-test --content-length "$SIZE" PUT "${SLUICE_PREFIX}drops/expired")
 check "an expired presigned PUT is refused" 403 "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-test' -T "$W/f" "$url")"
 
 # completing a wrong-size object: a clear error, and nothing visible remains
 json=$(reserve put 1000)
 id=$(printf '%s' "$json" | jget id)
-curl -sS -o /dev/null -T "$W/f" "$(build/sluicectl -c "$W/sluice.conf" presign PUT "${SLUICE_PREFIX}drops/$id")"
+curl -sS -o /dev/null -T "$W/f" "$("$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" presign PUT "${SLUICE_PREFIX}drops/$id")"
 check "complete of a wrong-size object" 422 "$(complete "$id")"
 contains "says why" "has $SIZE bytes, 1000 were announced" "$(jget message < "$W/c.out")"
 left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}drops/$id" --query 'length(Contents || `[]`)' --output text)
@@ -105,7 +105,7 @@ json=$(reserve put)
 id=$(printf '%s' "$json" | jget id) t0=$SECONDS
 older_than_ttl() { [ $((SECONDS - t0)) -ge 3 ]; }
 wait_for "a late PUT: its reservation is older than reserve_ttl" 10 older_than_ttl
-out=$(build/sluicectl -c "$W/sluice.conf" janitor)
+out=$("$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" janitor)
 case "$out" in *"reservation $id"*) bad "a late PUT: the janitor leaves its live reservation alone" "$out" ;;
                *) ok "a late PUT: the janitor leaves its live reservation alone" ;; esac
 check "a late PUT: the reservation is still there" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
@@ -119,7 +119,7 @@ check "a late PUT: no reservation left over" 0 "$left"
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)
 check "an abandoned reservation: uploading at first" uploading "$(curl -sS -H 'Accept: application/json' "$B/d/$id" | jget status)"
-janitor_removed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "removed reservation $id"; }
+janitor_removed() { "$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" janitor | grep -q "removed reservation $id"; }
 wait_for "an abandoned reservation: removed by the janitor once dead" 30 janitor_removed
 check "an abandoned reservation: gone from the share page" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
 left=$(aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "${SLUICE_PREFIX}meta/$id" --query 'length(Contents || `[]`)' --output text)
@@ -128,7 +128,7 @@ check "an abandoned reservation: its pending record went too" 0 "$left"
 json=$(reserve put)
 id=$(printf '%s' "$json" | jget id)
 direct_put "$json" "$W/f" >/dev/null
-janitor_committed() { build/sluicectl -c "$W/sluice.conf" janitor | grep -q "committed the completed upload $id"; }
+janitor_committed() { "$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" janitor | grep -q "committed the completed upload $id"; }
 wait_for "a finished but never completed upload: committed by the janitor once dead" 30 janitor_committed
 check "it is a drop, byte-identical" "$WANT" "$(curl -sS -L "$B/d/$id/download" | sha256sum | cut -d' ' -f1)"
 # a link handed out before a streamed upload: "uploading" with progress, then the file

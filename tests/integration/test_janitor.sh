@@ -26,7 +26,7 @@ P=$SLUICE_PREFIX
 make_file "$W/small" 1000
 has() { aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "$P$1" >/dev/null 2>&1 && echo yes || echo no; }
 put_raw() { aws_s3 s3api put-object --bucket "$S3_BUCKET" --key "$P$1" --body "$W/small" >/dev/null; }
-janitor() { build/sluicectl -c "${JCONF:-$W/sluice.conf}" janitor; }
+janitor() { "$SLUICE_BUILD"/sluicectl -c "${JCONF:-$W/sluice.conf}" janitor; }
 reserve() {
     curl -sS -H "$AUTH" -d '{"name":"d.bin","size":1000,"content_type":"application/x-test","mode":"put"}' "$B/api/uploads"
 }

@@ -112,7 +112,7 @@ check "killed worker: the client gets a 502 from nginx" 502 "${out%% *}"
 stack_start_workers "$W" || exit 1
 wait_for "killed worker: its slot is free again" 10 slots_free
 check "killed worker: its multipart upload is still there" 1 "$(uploads)"
-out=$(build/sluicectl -c "$W/sluice.conf" janitor --older-than 0s)
+out=$("$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" janitor --older-than 0s)
 contains "killed worker: the janitor aborts it" "1 aborted, 1 reservations removed" "$out"
 nothing_left "killed worker, after the janitor"
 

@@ -82,7 +82,7 @@ wait_for "its rollback is over (slot free)" 30 bash -c "[ \"\$(metrics $NGINX | 
 count() { aws_s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX$1" --query 'length(Contents || `[]`)' --output text; }
 check "the bytes could not be deleted" 1 "$(count drops/)"
 check "so the reservation marker stays" 1 "$(count reserved/)"
-out=$(build/sluicectl -c "$W/janitor.conf" janitor --older-than 0s 2>&1)
+out=$("$SLUICE_BUILD"/sluicectl -c "$W/janitor.conf" janitor --older-than 0s 2>&1)
 contains "the janitor deletes the bytes through the marker" "deleted the bytes of uncommitted upload" "$out"
 check "after the janitor: no bytes" 0 "$(count drops/)"
 check "after the janitor: no marker" 0 "$(count reserved/)"
@@ -162,7 +162,21 @@ printf 'hello' > "$W/five"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SLUICE_TOKEN" -H "X-Upload-Token: $rut" -T "$W/five" "$NGINX/api/drops/r.bin?id=$rid")
 check "reserved id: streamed into" 201 "$code"
 check "committed id (JSON): the drop, one S3 request" "200 size=5 1" "$(page "$rid" application/json)"
-check "committed id: nothing but its record and bytes" 2 "$(left_of "$rid")"
+check "committed id: its record is a drop's, not the pending one" None \
+    "$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "${SLUICE_PREFIX}meta/$rid" --query 'Metadata.state' --output text)"
+# a stream into a reservation whose commit fails: the link says "uploading" again, and the
+# reservation takes a second try (S3 refuses the record's PUT 3 times: 1 try + 2 retries)
+json=$(curl -sS -H "Authorization: Bearer $SLUICE_TOKEN" -d '{"name":"again.bin","size":5}' "$NGINX/api/reservations")
+aid=$(printf '%s' "$json" | jget id) aut=$(printf '%s' "$json" | jget upload_token)
+check "proxy rule: the record's PUT fails 3 times" ok "$(px "rule ^PUT\\s[^?]*/meta/$aid 3 status 503 SlowDown")"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SLUICE_TOKEN" -H "X-Upload-Token: $aut" -T "$W/five" "$NGINX/api/drops/again.bin?id=$aid")
+check "its commit refused: 503" 503 "$code"
+rolled() { [ "$(page "$aid" application/json)" = "200 uploading 1" ]; }
+wait_for "after the rollback: uploading again (the pending record written back)" 15 rolled
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SLUICE_TOKEN" -H "X-Upload-Token: $aut" -T "$W/five" "$NGINX/api/drops/again.bin?id=$aid")
+check "the second try into the reservation: 201" 201 "$code"
+check "  then the drop, one S3 request" "200 size=5 1" "$(page "$aid" application/json)"
+px clear >/dev/null
 # a direct upload's reservation, cancelled: its pending record goes with it
 json=$(curl -sS -H "Authorization: Bearer $SLUICE_TOKEN" -d '{"name":"c.bin","size":5,"mode":"put"}' "$NGINX/api/uploads")
 cid=$(printf '%s' "$json" | jget id) cut_=$(printf '%s' "$json" | jget upload_token)
@@ -172,6 +186,16 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bear
 check "direct reservation: cancelled" 204 "$code"
 check "cancelled: nothing left under its keys" 0 "$(left_of "$cid")"
 check "cancelled (JSON): 404, one S3 request" "404 not_found 1" "$(page "$cid" application/json)"
+# upload.pending_records = false (older versions share the bucket): no pending record, the
+# marker says "uploading", at two HEADs a page of an id without a record
+stack_stop_workers "$W"
+sed -i 's/^\[upload\]$/[upload]\npending_records = false/' "$W/sluice.conf"
+stack_start_workers "$W" || exit 1
+json=$(curl -sS -H "Authorization: Bearer $SLUICE_TOKEN" -d '{"name":"old.bin","size":5}' "$NGINX/api/reservations")
+oid=$(printf '%s' "$json" | jget id)
+check "pending_records off: reserved id uploading, two S3 requests" "200 uploading 2" "$(page "$oid" application/json)"
+check "pending_records off: missing id 404, two S3 requests" "404 not_found 2" "$(page "$missing" application/json)"
+check "pending_records off: the reservation is its marker alone" 1 "$(left_of "$oid")"
 exec 3>&-
 
 # -- /metrics polled hard while sequential uploads take the only slot: no upload may be

@@ -121,7 +121,7 @@ check "and the object is still not readable anonymously" 403 "$(anon_get "${SLUI
 check "and the worker reads it (complete)" 201 "$(code -H "$AUTH" -H "X-Upload-Token: $(printf '%s' "$anon_json" | jget upload_token)" -X POST "$B/api/uploads/$(printf '%s' "$anon_json" | jget id)/complete")"
 aws_s3 s3 rm --quiet "s3://$S3_BUCKET/private-$$/secret.txt"
 
-out=$(build/sluicectl -c "$W/sluice.conf" check 2>&1)
+out=$("$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" check 2>&1)
 for line in "ok   s3.signer cannot read objects" "ok   s3.signer cannot write a public-read object" \
             "ok   s3.signer cannot write outside" "ok   s3.signer writes drops (bucket-owner-full-control) the worker can read" \
             "ok   s3.part_signer cannot read objects" "ok   s3.part_signer cannot write outside" \
@@ -168,7 +168,7 @@ say "GET /d/<broken image>/thumbnail x5" "$codes"
 check "a broken image: 422 every time" " 422 422 422 422 422" "$codes"
 check "and it was fetched and decoded once" 1 "$(grep -c "sluice-thumbd: $bid:" "$W/worker.log")"
 check "the failure is remembered in S3, for every host" 1 "$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "${SLUICE_PREFIX}thumbs/$bid" --query 'Metadata.failed' --output text | grep -c .)"
-out=$(build/sluice-thumbd --sandbox-check 2>&1)
+out=$("$SLUICE_BUILD"/sluice-thumbd --sandbox-check 2>&1)
 printf '%s\n' "$out" | sed 's/^/attack: decoder sandbox: /'
 for probe in env fd open socket exec big; do
     contains "the decoder cannot: $probe" "ok   $probe:" "$out"

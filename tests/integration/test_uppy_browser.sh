@@ -15,7 +15,7 @@ NP=$(free_port)
 export SLUICE_PREFIX="it-ub-$$-$(date +%s)/" SLUICE_ANONYMOUS=true SLUICE_CORS_ORIGIN=http://127.0.0.1:$NP
 stack_write_conf "$W"
 export SLUICE_WEB=$W/web   # this test's own page, not web/
-build/sluicectl -c "$W/sluice.conf" setup-bucket --force >/dev/null || { bad "setup-bucket"; finish; exit 1; }
+"$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" setup-bucket --force >/dev/null || { bad "setup-bucket"; finish; exit 1; }
 stack_start_workers "$W" || exit 1
 stack_start_nginx "$W" "$NP" || exit 1
 mv "$W/page.bundle.js" "$W/web/"

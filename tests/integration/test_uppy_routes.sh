@@ -39,11 +39,15 @@ new_mpu() {
 }
 sign() { curl -sS -H "$A" "$B/s3/multipart/$(urlq "$1")/$3?key=$(urlq "$2")" | jget url; }
 mpus_left() { aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$1" --query 'length(Uploads || `[]`)' --output text; }
-# 1 when meta/<id> is a drop's record (a reservation's pending record has no token hash)
+# meta/<id>: 1 a drop's record, 0 nothing or a reservation's pending record (it has no token
+# hash); anything else (aws failing) is printed as it is, so that no check of 0 can pass on it
 committed() {
-    local th
-    th=$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "${SLUICE_PREFIX}meta/$1" --query 'Metadata."token-hash"' --output text 2>/dev/null) || th=None
-    [ "$th" != None ] && echo 1 || echo 0
+    local out
+    if out=$(aws_s3 s3api head-object --bucket "$S3_BUCKET" --key "${SLUICE_PREFIX}meta/$1" --query 'Metadata."token-hash"' --output text 2>&1); then
+        [ "$out" != None ] && echo 1 || echo 0
+    else
+        case "$out" in *"Not Found"*|*404*) echo 0 ;; *) echo "aws failed: $out" ;; esac
+    fi
 }
 in0=$(bytes_in)
 
@@ -145,7 +149,7 @@ left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUI
 check "after abort: no multipart upload left" 0 "$left"
 check "after abort: no reservation" 404 "$(curl -sS -o /dev/null -w '%{http_code}' "$B/d/$id")"
 uploads_left() { aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text; }
-janitor() { build/sluicectl -c "${JCONF:-$W/sluice.conf}" janitor; }
+janitor() { "$SLUICE_BUILD"/sluicectl -c "${JCONF:-$W/sluice.conf}" janitor; }
 # a multipart upload that keeps going across a janitor run: older than reserve_ttl, but each
 # part it signs is a sign of life (the janitor used to abort it, and part 2 was refused)
 json=$(curl -sS -H "$A" -d '{"filename":"long.bin"}' "$B/s3/multipart")

@@ -17,7 +17,7 @@ NP=$(free_port)
 export SLUICE_PREFIX="it-web-$$-$(date +%s)/" SLUICE_TOKEN=tok-$$ SLUICE_SLOTS=2 \
     SLUICE_PUBLIC_URL=http://127.0.0.1:$NP SLUICE_CORS_ORIGIN=http://127.0.0.1:$NP
 stack_write_conf "$W"
-build/sluicectl -c "$W/sluice.conf" setup-bucket --force >/dev/null || { bad "setup-bucket"; finish; exit 1; }
+"$SLUICE_BUILD"/sluicectl -c "$W/sluice.conf" setup-bucket --force >/dev/null || { bad "setup-bucket"; finish; exit 1; }
 stack_start_workers "$W" 2 || exit 1
 stack_start_thumbd "$W"
 stack_start_nginx "$W" "$NP" || exit 1
