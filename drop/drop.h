@@ -125,6 +125,8 @@ struct drop_resv {
                                * share page and the janitor commit it once its bytes are in */
     time_t touched;           /* the marker's LastModified: its last sign of life, as
                                * drop_reservation read it (drop_reserve does not use it) */
+    char token[33];           /* the name of the upload token that reserved it ("" when
+                               * unknown): its limits and ledger entry, whoever continues */
     int published;            /* its id is handed out before the commit (every reservation
                                * but a plain stream's): drop_reserve writes a pending record */
 };

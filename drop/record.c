@@ -109,7 +109,7 @@ out:
 static enum sl_err write_marker(struct s3_client *c, const char *prefix,
                                 const struct drop_resv *rv)
 {
-    struct s3_kv kv[DROP_META_KV + 6];
+    struct s3_kv kv[DROP_META_KV + 7];
     struct buf scratch = BUF_INIT(8192), key = BUF_INIT(4096);
     struct s3_result r = S3_RESULT_INIT;
     struct s3_body empty = {.length = 0, .mem = ""};
@@ -128,6 +128,8 @@ static enum sl_err write_marker(struct s3_client *c, const char *prefix,
         kv[n++] = (struct s3_kv){"autocommit", "yes"};
     if (rv->published)
         kv[n++] = (struct s3_kv){"published", "yes"};
+    if (rv->token[0])
+        kv[n++] = (struct s3_kv){"token", (char *)rv->token};
     struct s3_put_opts po = {.content_type = rv->m.content_type, .meta = kv, .n_meta = n};
     if ((e = drop_key(&key, prefix, "reserved", rv->m.id)))
         goto out;
@@ -176,6 +178,10 @@ enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char
     rv->autocommit = ac && !strcmp(ac, "yes");
     const char *pub = s3_result_meta(&r, "published");
     rv->published = pub && !strcmp(pub, "yes");
+    const char *tok = s3_result_meta(&r, "token");
+    if (tok && *tok && strlen(tok) < sizeof rv->token &&
+        strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(tok))
+        strcpy(rv->token, tok);
     rv->touched = r.last_modified;
 out:
     s3_result_free(&r);

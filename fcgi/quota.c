@@ -60,6 +60,14 @@ void quota_close(struct quota *q)
     memset(q, 0, sizeof *q);
 }
 
+struct token *quota_owner(const struct quota *q, struct token *caller, const char *owner)
+{
+    for (int i = 0; owner && *owner && i < q->n; i++)
+        if (!strcmp(q->t[i].name, owner))
+            return &q->t[i];
+    return caller;
+}
+
 struct token *quota_find(const struct quota *q, const char *bearer)
 {
     struct token *found = NULL, *anon = NULL;

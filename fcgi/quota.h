@@ -43,6 +43,11 @@ void quota_close(struct quota *q);
  * leak); else the anonymous one, or NULL. */
 struct token *quota_find(const struct quota *q, const char *bearer);
 
+/* The token an upload's later calls are charged to: the one named `owner` that reserved it
+ * (drop_resv.token), if this worker knows it; else the caller's. (With anonymous uploads or
+ * a token used by several parties, the continuing caller may hold another token.) */
+struct token *quota_owner(const struct quota *q, struct token *caller, const char *owner);
+
 /* An upload slot of t's and one of the host's, in held[0] / held[1] (give both back with
  * quota_release_slots). 1, or 0 with 429 / 503 + Retry-After sent. */
 int quota_take_slots(struct ctx *x, struct http *h, struct token *t, int held[2]);

@@ -133,6 +133,7 @@ HANDLER(direct_create)
     d->created = now;
     d->size = r.size;
     memcpy(rv.upload_hash, up.hash, sizeof up.hash);
+    snprintf(rv.token, sizeof rv.token, "%s", t->name);
     if (!(counted = quota_reserve(x, h, t, d->id, now + x->cfg.upload.reserve_ttl)))
         goto out;
     /* the reservation carries what was declared: the complete step checks against it */
@@ -200,6 +201,7 @@ HANDLER(direct_complete)
     struct token *t = auth_require_upload(x, h);
     if (!t || !owned_reservation(x, h, c, id, &rv))
         goto out;
+    t = quota_owner(&x->quota, t, rv.token);
     /* optional body: {"sha256": "<hex>"} to have the upload checked */
     if (!http_body(h, &body))
         goto out;
@@ -233,6 +235,7 @@ HANDLER(direct_cancel)
     struct token *t = auth_require_upload(x, h);
     if (!t || !owned_reservation(x, h, c, id, &rv))
         return;
+    t = quota_owner(&x->quota, t, rv.token);
     /* a stream into it on this host stops and rolls back; then the bytes, the marker last */
     inflight_abort_id(&x->inflight, id, SL_ECONFLICT);
     if ((e = drop_discard(c, x->cfg.s3.prefix, id)))

@@ -426,6 +426,12 @@ static int use_reservation(struct ctx *x, struct http *h, struct s3_client *c, c
     memcpy(u->meta.token_hash, rv.m.token_hash, sizeof rv.m.token_hash);
     u->reserved = 1;
     u->resv = rv;
+    /* the reserving token's limits and ledger entry, whoever streams into it */
+    u->t = quota_owner(&x->quota, u->t, rv.token);
+    if (u->announced != PIPE_SIZE_UNKNOWN && u->announced > u->t->max_size) {
+        http_reply_error(h, SL_ETOOBIG, NULL, NULL);
+        return 0;
+    }
     return 1;
 }
 
@@ -525,6 +531,7 @@ static void reserve(struct ctx *x, struct http *h, struct s3_client *c, int unbu
     m->created = time(NULL);
     m->size = rb.size;
     memcpy(rv.upload_hash, up.hash, sizeof up.hash);
+    snprintf(rv.token, sizeof rv.token, "%s", t->name);
     if (rb.size > t->max_size) {
         http_reply_error(h, SL_ETOOBIG, NULL, NULL);
         goto out;

@@ -71,6 +71,7 @@ static int reserve_counted(struct ctx *x, struct http *h, struct s3_client *c,
     }
     char id[DROP_ID_LEN + 1];
     memcpy(id, rv->m.id, sizeof id);
+    snprintf(rv->token, sizeof rv->token, "%s", t->name);
     if (!quota_reserve(x, h, t, id, expires))
         return 0;
     if ((e = reserve(x, h, c, name, type, rv, token, up, autocommit))) {
@@ -255,6 +256,7 @@ static int mpu_open(struct ctx *x, struct http *h, struct s3_client *c,
         (!x->cfg.upload.anonymous && strcmp(rv->client, who) != 0))
         goto forbidden;
     ok = auth_require_cap(h, token, rv->upload_hash, "upload token (in the uploadId)");
+    u->t = quota_owner(&x->quota, u->t, rv->token);   /* its limits, whoever continues it */
     goto out;
 forbidden:
     http_reply_error(h, SL_EFORBIDDEN, "not an upload this client started", NULL);
@@ -429,7 +431,8 @@ static enum sl_err check_parts(uint64_t max, struct s3_part *want, size_t nwant,
 {
     uint64_t total = 0;
     size_t j = 0;
-    qsort(have, nhave, sizeof *have, by_number);
+    if (nhave)   /* (none stored: have may be NULL, which qsort must not get) */
+        qsort(have, nhave, sizeof *have, by_number);
     for (size_t i = 0; i < nwant; i++) {
         while (j < nhave && have[j].number < want[i].number)
             j++;

@@ -48,8 +48,11 @@ check "alice's second secret is alice too" 201 "$(code -H "$ALICE2" -T "$W/small
 
 # -- open reservations: alice may hold 3, whichever route makes them
 resv() { code -H "$1" -d '{"name":"r.bin","size":4096}' "$B/api/reservations"; }
-ids=()
-for i in 1 2; do check "alice's reservation $i" 201 "$(resv "$ALICE")"; ids+=("$(jget id < "$W/out")"); done
+ids=() uts=()
+for i in 1 2; do
+    check "alice's reservation $i" 201 "$(resv "$ALICE")"
+    ids+=("$(jget id < "$W/out")") uts+=("$(jget upload_token < "$W/out")")
+done
 check "alice's third, a direct upload" 201 "$(code -H "$ALICE" -d '{"name":"d.bin","size":4096,"mode":"put"}' "$B/api/uploads")"
 did=$(jget id < "$W/out") dut=$(jget upload_token < "$W/out")
 a=$(answer "$(resv "$ALICE")")
@@ -69,6 +72,14 @@ check "alice is full again" 429 "$(resv "$ALICE")"
 check "alice streams into a reservation" 201 "$(code -H "$ALICE" -H "X-Upload-Token: $rut" -T "$W/small" "$B/api/drops/r.bin?id=$rid")"
 check "the completed one no longer counts" 2 "$(m 'sluice_token_reservations_open{token="alice"}')"
 check "alice reserves once more" 201 "$(resv "$ALICE")"
+# a reservation is charged to the token that made it, whoever streams into it (bob holds its
+# upload token): alice's max_size applies, and it is her ledger entry that goes
+a=$(answer "$(code -H "$BOB" -H "X-Upload-Token: ${uts[0]}" -T "$W/two" "$B/api/drops/r.bin?id=${ids[0]}")")
+check "bob's 2 MiB into alice's reservation: her max_size" "413 too_large" "$a"
+check "bob streams into alice's reservation" 201 "$(code -H "$BOB" -H "X-Upload-Token: ${uts[0]}" -T "$W/small" "$B/api/drops/r.bin?id=${ids[0]}")"
+check "  it was alice's that closed" 2 "$(m 'sluice_token_reservations_open{token="alice"}')"
+check "  bob's count is untouched" 1 "$(m 'sluice_token_reservations_open{token="bob"}')"
+check "alice reserves in its place" 201 "$(resv "$ALICE")"
 # the host's cap (8): alice 3, bob 1 so far; bob's own cap (100) is far
 for i in 2 3 4 5; do check "bob's reservation $i" 201 "$(resv "$BOB")"; done
 a=$(answer "$(resv "$BOB")")
@@ -91,7 +102,7 @@ check "and downloads byte-identical" "$(sha "$W/slow")" \
 check "her slot is free again: she uploads" 201 "$(code -H "$ALICE" -T "$W/small" "$B/api/drops/s.bin")"
 
 # -- the counters, by token
-check "alice's committed uploads" 4 "$(m 'sluice_token_uploads_committed_total{token="alice"}')"
+check "alice's committed uploads (one streamed by bob)" 5 "$(m 'sluice_token_uploads_committed_total{token="alice"}')"
 check "bob's committed uploads" 2 "$(m 'sluice_token_uploads_committed_total{token="bob"}')"
 check "the legacy token is 'default'" 1 "$(m 'sluice_token_uploads_committed_total{token="default"}')"
 check "alice's slot refusals" 1 "$(m 'sluice_token_refused_slot_total{token="alice"}')"
