@@ -118,6 +118,10 @@ check "GET on the upload route" 405 "$(curl -sS -o /dev/null -w '%{http_code}' "
 check "form without a file part" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -F "other=1" "$NGINX/api/drops")"
 check "form with a bad content type" 400 "$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -H 'Content-Type: text/plain' --data-binary @"$W/f1" "$NGINX/api/drops")"
 contains "metrics" "sluice_uploads_committed_total" "$(metrics "$NGINX")"
+# each series once (reason labels used to repeat when two reasons shared a JSON code)
+metrics "$NGINX" > "$W/metrics.txt"
+check "metrics: every series once" "" "$(grep -v '^#' "$W/metrics.txt" | awk '{ print $1 }' | sort | uniq -d | head -3)"
+check "metrics: and there are series" 1 "$([ "$(grep -vc '^#' "$W/metrics.txt")" -gt 20 ] && echo 1)"
 
 # nothing half-done is left: no multipart upload, no staging object
 left=$(aws_s3 s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$SLUICE_PREFIX" --query 'length(Uploads || `[]`)' --output text)
