@@ -482,6 +482,11 @@ def main():
     while n < a.uploads and time.monotonic() < t_end:
         rnd += 1
         kind = first[rnd - 1] if rnd <= len(first) else R.choices(kinds, weights)[0]
+        if kind == "delete" and not tokens:
+            # nothing committed yet to delete: a plain round now, the delete one later
+            if rnd <= len(first):
+                first.append("delete")
+            kind = "none"
         bump(faults, kind)
         mid = arm(kind, R)
         out, ts = [], []
