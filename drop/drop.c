@@ -294,6 +294,12 @@ out:
     return e;
 }
 
+/* 1 when s is one or more decimal digits */
+static int is_digits(const char *s)
+{
+    return s && *s && strspn(s, "0123456789") == strlen(s);
+}
+
 static int is_hex64(const char *s)
 {
     if (!s || strlen(s) != 64)
@@ -321,7 +327,7 @@ enum sl_err drop_meta_from_result(const struct s3_result *r, const char *id,
     strcpy(m->token_hash, th);
     m->created = (time_t)strtoll(created, NULL, 10);
     const char *size = s3_result_meta(r, "size");
-    if (!size || !*size || strspn(size, "0123456789") != strlen(size))
+    if (!is_digits(size))
         return SL_EBADREQ;
     m->size = strtoull(size, NULL, 10);
     drop_content_type(r->content_type, NULL, m->content_type);
@@ -340,9 +346,8 @@ enum sl_err drop_pending_from_result(const struct s3_result *r, const char *id,
     *autocommit = 0;
     const char *state = s3_result_meta(r, "state"), *name = s3_result_meta(r, "name");
     const char *created = s3_result_meta(r, "created"), *size = s3_result_meta(r, "size");
-    if (!state || strcmp(state, "pending") != 0 || !name || !drop_valid_id(id) || !created ||
-        !*created || strspn(created, "0123456789") != strlen(created) || !size || !*size ||
-        strspn(size, "0123456789") != strlen(size) || decode_name(name, m->name))
+    if (!state || strcmp(state, "pending") != 0 || !name || !drop_valid_id(id) ||
+        !is_digits(created) || !is_digits(size) || decode_name(name, m->name))
         return SL_EBADREQ;
     strcpy(m->id, id);
     m->created = (time_t)strtoll(created, NULL, 10);

@@ -38,7 +38,9 @@ static int stopped(const struct sweep *s)
     return s->o->stop && atomic_load(s->o->stop);
 }
 
-/* 1 when the HEAD in s->r shows a pending record (a reservation's stand-in, not a drop) */
+/* 1 when the HEAD in s->r shows a pending record (a reservation's stand-in, not a drop).
+ * (Not drop_lookup: to the janitor any other object at meta/<id>, even one it cannot parse,
+ * speaks for the bytes; drop_lookup calls that "no drop".) */
 static int pending(struct sweep *s, const char *id)
 {
     struct drop_meta m;

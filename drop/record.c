@@ -147,9 +147,10 @@ enum sl_err drop_reserve(struct s3_client *c, const char *prefix, const struct d
     enum sl_err e = write_marker(c, prefix, rv);
     if (!e && rv->published && (e = drop_publish(c, prefix, rv))) {
         /* nobody got its id: undone, the pending record first (a PUT that timed out may still
-         * have landed), so nothing is left that no marker speaks for */
-        drop_remove(c, prefix, "meta", rv->m.id);
-        drop_unreserve(c, prefix, rv->m.id);
+         * have landed); the marker only once it is gone, so nothing is left that no marker
+         * speaks for (else the janitor removes both) */
+        if (drop_remove(c, prefix, "meta", rv->m.id) == SL_OK)
+            drop_unreserve(c, prefix, rv->m.id);
     }
     return e;
 }
@@ -178,9 +179,9 @@ enum sl_err drop_reservation(struct s3_client *c, const char *prefix, const char
     rv->autocommit = ac && !strcmp(ac, "yes");
     const char *pub = s3_result_meta(&r, "published");
     rv->published = pub && !strcmp(pub, "yes");
+    /* (only ever compared with the configured names: quota_owner) */
     const char *tok = s3_result_meta(&r, "token");
-    if (tok && *tok && strlen(tok) < sizeof rv->token &&
-        strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(tok))
+    if (tok && strlen(tok) < sizeof rv->token)
         strcpy(rv->token, tok);
     rv->touched = r.last_modified;
 out:
